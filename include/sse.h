@@ -1,0 +1,332 @@
+/*
+ * sse.h - Server-Sent Events (text/event-stream) parser and serializer.
+ *
+ * What it is
+ *   A streaming parser (bytes in, events out) and a matching serializer (fields in,
+ *   frames out) for the format browsers read through EventSource, implemented from
+ *   the WHATWG HTML Living Standard, section "Server-sent events".
+ *
+ * Vendoring
+ *   The whole library is this header and src/sse.c. Copy both, compile sse.c with
+ *   -I<dir of sse.h>. C99, libc only, no configuration macros.
+ *
+ * Memory and threads
+ *   The library never allocates and has no global state. The caller owns every byte:
+ *   the parser struct (it can live on the stack, in a connection struct or in static
+ *   storage) and one storage buffer whose size sets the limits. Every function is
+ *   reentrant; different objects may be used from different threads at once; one
+ *   object must not be used from two threads at once.
+ *
+ * Parser sketch
+ *     static int on_event(void *user, const sse_event *ev) {
+ *         if (ev->kind == SSE_KIND_EVENT)
+ *             printf("%s: %.*s\n", ev->type, (int)ev->data_len, ev->data);
+ *         return 0;                                   // non-zero stops the parser
+ *     }
+ *     char storage[16384];
+ *     sse_parser p;
+ *     sse_parser_init(&p, storage, sizeof storage, 0);
+ *     while ((n = read(fd, chunk, sizeof chunk)) > 0)
+ *         sse_parser_feed(&p, chunk, (size_t)n, on_event, NULL);
+ *     sse_parser_finish(&p, on_event, NULL);          // end of stream
+ *
+ * Serializer sketch
+ *     sse_frame f = {0};
+ *     f.type = "tick"; f.type_len = 4;
+ *     f.data = "line 1\nline 2"; f.data_len = 13;
+ *     size_t len;
+ *     if (sse_encode(out, sizeof out, &f, &len) == SSE_OK)
+ *         write(fd, out, len);     // "event: tick\ndata: line 1\ndata: line 2\n\n"
+ *
+ * Limits (for a storage buffer of CAP bytes, CAP >= 16; F = CAP / 16)
+ *   event type  up to F - 1 bytes       (longer: event dropped, SSE_ERR_TYPE_TOO_LONG)
+ *   id          up to F - 1 bytes       (longer: SSE_ERR_ID_TOO_LONG, never truncated)
+ *   data        up to CAP - 4*F - 1 bytes, counting the LF between lines and the
+ *               U+FFFD bytes UTF-8 repair writes (longer: SSE_ERR_DATA_TOO_LONG);
+ *               unlimited in piece mode (SSE_OPT_PIECES)
+ *   comment     up to the data room left beside the pending event's data
+ *   Example: CAP = 4096 gives type and id up to 255 bytes, data up to 3071 bytes.
+ */
+#ifndef SSE_H
+#define SSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SSE_VERSION_MAJOR  1
+#define SSE_VERSION_MINOR  0
+#define SSE_VERSION_PATCH  0
+#define SSE_VERSION_STRING "1.0.0"
+#define SSE_VERSION_NUMBER ((SSE_VERSION_MAJOR << 16) | (SSE_VERSION_MINOR << 8) | SSE_VERSION_PATCH)
+
+#ifndef SSE_API
+#if defined(_WIN32) && defined(SSE_BUILDING_DLL)
+#define SSE_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(SSE_USING_DLL)
+#define SSE_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define SSE_API __attribute__((visibility("default")))
+#else
+#define SSE_API
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------- */
+
+/* Status of every call: SSE_OK or a negative error. */
+typedef enum sse_error {
+    SSE_OK = 0,
+    /* A NULL pointer where one is required, a storage buffer under 16 bytes, or an
+     * argument out of range. Nothing was done; the object is unchanged. */
+    SSE_ERR_ARG = -1,
+    /* Parser: your callback returned non-zero. The rest of that chunk was not parsed;
+     * every later feed returns this again until sse_parser_reconnect() or
+     * sse_parser_finish() (which resets the parser and returns it once more). */
+    SSE_ERR_STOPPED = -2,
+    /* Parser: called from inside its own callback. Nothing was done. */
+    SSE_ERR_BUSY = -3,
+    /* Parser, in an SSE_KIND_DROPPED record: the event's data did not fit the storage.
+     * The event was dropped; its id still counts; parsing continues with the next event. */
+    SSE_ERR_DATA_TOO_LONG = -4,
+    /* Parser, in an SSE_KIND_DROPPED record: the event type did not fit. The event was
+     * dropped; its id still counts; parsing continues with the next event. */
+    SSE_ERR_TYPE_TOO_LONG = -5,
+    /* Parser, in an SSE_KIND_DROPPED record: the id did not fit. The event (or id-only
+     * block) was dropped and the last event ID is unchanged; parsing continues. */
+    SSE_ERR_ID_TOO_LONG = -6,
+    /* Parser, in an SSE_KIND_DROPPED record: a comment (SSE_OPT_COMMENTS) did not fit.
+     * Only the comment was dropped; the pending event is intact. */
+    SSE_ERR_COMMENT_TOO_LONG = -7,
+    /* sse_parser_finish: the stream ended inside a line or inside an event that was
+     * never dispatched; that event was discarded, as the spec and browsers do. */
+    SSE_ERR_TRUNCATED = -8,
+    /* Serializer: the output buffer is too small. *len holds the size needed; the
+     * buffer's contents are unspecified; the writer's state is unchanged. */
+    SSE_ERR_BUFFER_TOO_SMALL = -9,
+    /* Serializer: the event type contains CR or LF. Nothing was written. */
+    SSE_ERR_BAD_TYPE = -10,
+    /* Serializer: the id contains CR, LF or NUL. Nothing was written. */
+    SSE_ERR_BAD_ID = -11
+} sse_error;
+
+/* Returns a static, NUL-terminated English description of err; never NULL, also for
+ * values that are not in the enum. */
+SSE_API const char *sse_strerror(sse_error err);
+
+/* Returns SSE_VERSION_NUMBER of the compiled library, to catch header/library mismatch. */
+SSE_API unsigned long sse_version(void);
+
+/* ---------------------------------------------------------------------------------------
+ * Parser
+ * ------------------------------------------------------------------------------------- */
+
+/* What a record passed to your callback reports. */
+typedef enum sse_kind {
+    SSE_KIND_EVENT = 1, /* a dispatched event (in piece mode: one piece of its data) */
+    SSE_KIND_RETRY,     /* an accepted retry field: see retry */
+    SSE_KIND_COMMENT,   /* a comment line: data is its text (only with SSE_OPT_COMMENTS) */
+    SSE_KIND_DROPPED    /* something could not be delivered: error says which limit */
+} sse_kind;
+
+/* Record flags. */
+#define SSE_FLAG_HAS_ID 1u /* this event's block had an accepted id field (maybe empty) */
+#define SSE_FLAG_FIRST  2u /* first piece of an event's data (always set outside piece mode) */
+#define SSE_FLAG_LAST   4u /* last piece of an event's data (always set outside piece mode) */
+
+/* One record, passed to your callback. All pointers are valid only until the callback
+ * returns; copy what you keep. type and id are always NUL-terminated; data is not
+ * (it may point into the chunk you passed): use data_len. Lengths count bytes; NUL
+ * bytes inside type and data are legal and counted.
+ *
+ *   kind             meaningful fields
+ *   SSE_KIND_EVENT   type ("message" when the block set none), data, id (the last
+ *                    event ID string at dispatch, "" when none), flags
+ *   SSE_KIND_RETRY   retry (milliseconds), id
+ *   SSE_KIND_COMMENT data (text after ':' minus one leading space), id
+ *   SSE_KIND_DROPPED error (which limit), id (after the drop), flags; in piece mode a
+ *                    DROPPED record with SSE_FLAG_LAST ends an event whose earlier
+ *                    pieces you received: discard them
+ * Fields not listed hold "" / 0. */
+typedef struct sse_event {
+    sse_kind kind;
+    unsigned flags;    /* SSE_FLAG_* */
+    const char *type;  /* event type, NUL-terminated */
+    size_t type_len;   /* bytes in type */
+    const char *data;  /* event data or comment text, NOT NUL-terminated */
+    size_t data_len;   /* bytes in data */
+    const char *id;    /* last event ID string, NUL-terminated */
+    size_t id_len;     /* bytes in id */
+    uint64_t retry;    /* SSE_KIND_RETRY: the accepted reconnection time in ms */
+    sse_error error;   /* SSE_KIND_DROPPED: SSE_ERR_*_TOO_LONG */
+} sse_event;
+
+/* Receives every record, in stream order. user is the pointer given to feed/finish.
+ * Return 0 to go on, non-zero to stop: the call that invoked you returns
+ * SSE_ERR_STOPPED at once. From inside, you may call sse_parser_last_id() and
+ * sse_parser_retry(); any other call on the same parser returns SSE_ERR_BUSY. */
+typedef int (*sse_event_cb)(void *user, const sse_event *ev);
+
+/* Options for sse_parser_init, OR-ed together; 0 is the browser's behaviour. */
+#define SSE_OPT_RAW             1u /* no UTF-8 repair: values are the raw bytes */
+#define SSE_OPT_COMMENTS        2u /* report comment lines as SSE_KIND_COMMENT */
+#define SSE_OPT_DISPATCH_AT_EOF 4u /* finish dispatches a pending event instead of
+                                      discarding it (NOT what browsers do; useful for
+                                      truncated streams, such as LLM output) */
+#define SSE_OPT_PIECES          8u /* piece mode: data of any size, handed out in pieces */
+
+/* Default reconnection time in ms before any retry field: Chromium's value. */
+#define SSE_RETRY_DEFAULT 3000u
+
+/* The parser. Declared here only so you can allocate it; all fields are private. */
+typedef struct sse_parser {
+    struct {
+        char *buf;
+        size_t field_cap, data_cap, data_len, type_len, id_len[3], value_len;
+        uint64_t retry, num;
+        unsigned options, flags;
+        unsigned char state, field, name_len, bom, cur, pend, slot;
+        unsigned char u8_n, u8_need, u8_part[3], name[5];
+    } priv; /* private; layout may change in any release */
+} sse_parser;
+
+/* Prepares p to parse a new stream.
+ * storage, cap: your buffer, at least 16 bytes, used until you stop using p; its size
+ *   sets the limits listed at the top of this file. Must not overlap p.
+ * options: SSE_OPT_* or 0.
+ * Returns SSE_OK, or SSE_ERR_ARG (p or storage NULL, cap < 16, unknown option bit). */
+SSE_API sse_error sse_parser_init(sse_parser *p, void *storage, size_t cap, unsigned options);
+
+/* Parses the next len bytes of the stream, in any split: the records are identical
+ * however the stream is cut into chunks. A line ended by CR is processed at once.
+ * Calls cb (user passed through) for each record, in stream order, before returning.
+ * A chunk needs not outlive the call: the parser copies what it keeps.
+ * Returns SSE_OK; SSE_ERR_ARG (p or cb NULL, or data NULL with len > 0); SSE_ERR_STOPPED
+ * (cb returned non-zero now or earlier); SSE_ERR_BUSY (called from cb).
+ * Limits never fail the call: each dropped item is a SSE_KIND_DROPPED record.
+ * Piece mode: data reaches cb in SSE_KIND_EVENT records flagged FIRST (first piece),
+ * LAST (the end; type, id and flags are final only there) or neither (a middle piece);
+ * pieces arrive as bytes do, at the latest when feed returns. */
+SSE_API sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event_cb cb,
+                                  void *user);
+
+/* Ends the stream (the connection closed). A pending event - a block with data, event
+ * or id fields not yet ended by a blank line, or an unfinished line - is discarded as
+ * the spec says, or dispatched through cb with SSE_OPT_DISPATCH_AT_EOF.
+ * Then p is ready for a new connection of the same source, as after
+ * sse_parser_reconnect(): the last event ID and reconnection time are kept.
+ * Returns SSE_OK; SSE_ERR_TRUNCATED (something was discarded); SSE_ERR_ARG; SSE_ERR_BUSY;
+ * SSE_ERR_STOPPED (cb returned non-zero; p is reset all the same). */
+SSE_API sse_error sse_parser_finish(sse_parser *p, sse_event_cb cb, void *user);
+
+/* Prepares p for a new connection of the same source without reporting anything: the
+ * pending event and any partial line are dropped, BOM stripping is armed again, a stop
+ * is cleared; the last event ID and the reconnection time are kept.
+ * Returns SSE_OK, SSE_ERR_ARG or SSE_ERR_BUSY. */
+SSE_API sse_error sse_parser_reconnect(sse_parser *p);
+
+/* Returns the last event ID string (NUL-terminated, "" when none) and, when len is not
+ * NULL, its length. This is what a client sends as Last-Event-ID when it reconnects.
+ * Valid until the next feed, finish or init on p. p NULL returns "". */
+SSE_API const char *sse_parser_last_id(const sse_parser *p, size_t *len);
+
+/* Returns the reconnection time in ms: the last accepted retry field, or
+ * SSE_RETRY_DEFAULT when none arrived since init. p NULL returns SSE_RETRY_DEFAULT. */
+SSE_API uint64_t sse_parser_retry(const sse_parser *p);
+
+/* ---------------------------------------------------------------------------------------
+ * Client helpers
+ * ------------------------------------------------------------------------------------- */
+
+/* Returns 1 when a Content-Type header value's essence is text/event-stream (ASCII
+ * case-insensitive; parameters such as ";charset=utf-8" and surrounding spaces or tabs
+ * ignored), 0 otherwise, also for NULL. value need not be NUL-terminated. */
+SSE_API int sse_content_type_ok(const char *value, size_t len);
+
+/* Writes the request header line "Last-Event-ID: <id>\r\n" for p's last event ID into
+ * out, or nothing (*len = 0) when the ID is empty. Sizes as for sse_encode: out NULL is
+ * a size query. The line is always a safe header: an ID never holds CR, LF or NUL.
+ * Returns SSE_OK, SSE_ERR_BUFFER_TOO_SMALL (*len = size needed) or SSE_ERR_ARG. */
+SSE_API sse_error sse_last_id_header(const sse_parser *p, char *out, size_t cap, size_t *len);
+
+/* ---------------------------------------------------------------------------------------
+ * Serializer
+ * ------------------------------------------------------------------------------------- */
+
+/* Response header lines for an HTTP/1.1 event stream, each ended by CR LF. Send them
+ * after your status line, add your own, then the empty line:
+ *     "HTTP/1.1 200 OK\r\n" SSE_HTTP_HEADERS "\r\n"
+ * HTTP/2 forbids the Connection header: send only the first two there. */
+#define SSE_HTTP_HEADERS                                                                     \
+    "Content-Type: text/event-stream\r\n"                                                    \
+    "Cache-Control: no-cache\r\n"                                                            \
+    "Connection: keep-alive\r\n"
+
+/* The fields of one frame. A NULL pointer means the field is absent (its length is then
+ * ignored); a non-NULL pointer with length 0 is present and empty. Zero-initialise it
+ * ("sse_frame f = {0};" in C) and set what you need. Written in this order:
+ *   comment  ": text" lines, one per line of the text (split at CR, LF, CR LF)
+ *   type     "event: type"  (CR or LF refused: SSE_ERR_BAD_TYPE)
+ *   id       "id: id"       (CR, LF or NUL refused: SSE_ERR_BAD_ID; empty resets the
+ *                            client's last event ID)
+ *   retry    "retry: N"     when has_retry is non-zero
+ *   data     "data: line", one per line of data split at CR, LF and CR LF (so CR and
+ *            CR LF arrive as LF); empty data is one "data: " line
+ *   then one empty line, unless the frame holds only a comment (a keep-alive). */
+typedef struct sse_frame {
+    const char *comment;
+    size_t comment_len;
+    const char *type;
+    size_t type_len;
+    const char *id;
+    size_t id_len;
+    const char *data;
+    size_t data_len;
+    int has_retry;  /* non-zero: write retry */
+    uint64_t retry; /* reconnection time in ms */
+} sse_frame;
+
+/* Writes frame f into out, never past out + cap.
+ * out NULL (cap ignored) is a size query: returns SSE_OK with *len = the exact size.
+ * Returns SSE_OK (*len = bytes written); SSE_ERR_BUFFER_TOO_SMALL (*len = size needed);
+ * SSE_ERR_BAD_TYPE or SSE_ERR_BAD_ID (nothing written, *len = 0); SSE_ERR_ARG (f or len
+ * NULL). Every frame it writes parses back to exactly f's fields. */
+SSE_API sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *len);
+
+/* Streaming data writer, for data that arrives in pieces (a proxy): begin writes the
+ * frame's other fields, each data call writes a piece, end closes the frame. The bytes
+ * equal sse_encode of the same frame with all pieces joined; a CR ending one piece and
+ * an LF starting the next are one line ending. Fields are private. */
+typedef struct sse_writer {
+    struct {
+        unsigned char state;
+    } priv; /* private; layout may change in any release */
+} sse_writer;
+
+/* Starts a frame: writes f's comment, type, id and retry (f->data must be NULL) and the
+ * start of the first data line. Sizes, errors and out NULL as for sse_encode; w is
+ * changed only when SSE_OK is returned with out not NULL. */
+SSE_API sse_error sse_writer_begin(sse_writer *w, const sse_frame *f, void *out, size_t cap,
+                                   size_t *len);
+
+/* Writes the next piece_len bytes of data (piece may be NULL when piece_len is 0).
+ * Sizes and out NULL as for sse_encode; w is changed only when SSE_OK is returned with
+ * out not NULL. Returns SSE_OK, SSE_ERR_BUFFER_TOO_SMALL, or SSE_ERR_ARG (also when no
+ * frame was begun). */
+SSE_API sse_error sse_writer_data(sse_writer *w, const void *piece, size_t piece_len, void *out,
+                                  size_t cap, size_t *len);
+
+/* Ends the frame. Sizes and out NULL as for sse_encode. After SSE_OK with out not NULL,
+ * w is ready for sse_writer_begin again. */
+SSE_API sse_error sse_writer_end(sse_writer *w, void *out, size_t cap, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SSE_H */
