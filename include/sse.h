@@ -150,8 +150,9 @@ typedef enum sse_kind {
  *   SSE_KIND_RETRY   retry (milliseconds), id
  *   SSE_KIND_COMMENT data (text after ':' minus one leading space), id
  *   SSE_KIND_DROPPED error (which limit), id (after the drop), flags; in piece mode a
- *                    DROPPED record with SSE_FLAG_LAST ends an event whose earlier
- *                    pieces you received: discard them
+ *                    DROPPED record with SSE_FLAG_LAST ends an event with data: discard
+ *                    the pieces of it you received (how many, if any, depends on how
+ *                    the stream was chunked)
  * Fields not listed hold "" / 0. */
 typedef struct sse_event {
     sse_kind kind;
@@ -191,7 +192,7 @@ typedef struct sse_parser {
         uint64_t retry, num;
         unsigned options, flags;
         unsigned char state, field, name_len, bom, cur, pend, slot;
-        unsigned char u8_n, u8_need, u8_part[3], name[5];
+        unsigned char u8_n, u8_need, u8_part[4], name[5];
     } priv; /* private; layout may change in any release */
 } sse_parser;
 

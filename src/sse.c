@@ -188,6 +188,9 @@ static int out_data(ctx *c, const char *s, size_t n)
         /* data_cap - 1: the spec's buffer also stores the LF that ends the last line */
         put(data_buf(p), &p->priv.data_len, p->priv.data_cap - 1, s, n, FL_DATA_OVER,
             &p->priv.flags);
+        if (p->priv.flags & FL_DATA_OVER) { /* dropped data frees its room at once, so */
+            p->priv.data_len = 0;             /* the room left never depends on chunking */
+        }
         return 0;
     }
     while (n > 0) {
@@ -420,8 +423,9 @@ static int field_begin(ctx *c, unsigned field)
     case F_COMMENT:
         if (!(p->priv.options & SSE_OPT_COMMENTS)) {
             p->priv.field = F_IGNORE;
+            return 0;
         }
-        return flush_pieces(c);
+        return flush_pieces(c); /* records keep stream order; the comment gets the room */
     default: break;
     }
     return 0;
@@ -480,6 +484,9 @@ static int field_end(ctx *c)
             break;
         }
         p->priv.retry = p->priv.num;
+        if (flush_pieces(c)) {
+            return 1;
+        }
         record(p, SSE_KIND_RETRY, &ev);
         ev.retry = p->priv.num;
         return deliver(c, &ev);
@@ -521,7 +528,9 @@ static int dispatch(ctx *c)
         return (fl & FL_ID_OVER) ? report_drop(c, SSE_ERR_ID_TOO_LONG, flags) : 0;
     }
     if (err != SSE_OK) {
-        return report_drop(c, err, flags | ((fl & FL_STARTED) ? SSE_FLAG_LAST : 0u));
+        /* piece mode: LAST tells the caller to discard the pieces it may have had */
+        return report_drop(c, err,
+                           flags | ((p->priv.options & SSE_OPT_PIECES) ? SSE_FLAG_LAST : 0u));
     }
     record(p, SSE_KIND_EVENT, &ev);
     ev.flags = flags | SSE_FLAG_LAST | ((fl & FL_STARTED) ? 0u : SSE_FLAG_FIRST);
