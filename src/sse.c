@@ -299,13 +299,21 @@ static size_t valid_prefix(const unsigned char *u, size_t n)
             }
             i += 32;
         }
+        while (n - i >= 8) { /* short values (most field values) never reach 32 bytes */
+            uint64_t a;
+            memcpy(&a, u + i, 8);
+            if (a & 0x8080808080808080u) {
+                break;
+            }
+            i += 8;
+        }
         while (i < n && u[i] < 0x80) {
             i++;
         }
         if (i == n) {
             return n;
         }
-        if (i + 32 > n || u[i] >= 0x80) {
+        {
             unsigned need = seq_need(u[i]), k;
             if (need == 0 || n - i < need) {
                 return i;
@@ -380,6 +388,13 @@ static int text(ctx *c, const char *s, size_t n)
  * Parser: fields and dispatch
  * ------------------------------------------------------------------------------------- */
 
+/* The id slot holding neither the last event ID string nor the pending id. */
+static unsigned free_slot(const sse_parser *p)
+{
+    return p->priv.cur == p->priv.pend ? (p->priv.cur + 1u) % 3u
+                                       : 3u - p->priv.cur - p->priv.pend;
+}
+
 static unsigned field_of(const char *name, size_t n)
 {
     switch (n) {
@@ -415,11 +430,7 @@ static int field_begin(ctx *c, unsigned field)
         p->priv.type_len = 0;
         p->priv.flags = (p->priv.flags & ~FL_TYPE_OVER) | FL_HAS_EVENT;
         break;
-    case F_ID:
-        p->priv.slot = (unsigned char)(p->priv.cur == p->priv.pend
-                                           ? (p->priv.cur + 1u) % 3u
-                                           : 3u - p->priv.cur - p->priv.pend);
-        break;
+    case F_ID: p->priv.slot = (unsigned char)free_slot(p); break;
     case F_COMMENT:
         if (!(p->priv.options & SSE_OPT_COMMENTS)) {
             p->priv.field = F_IGNORE;
@@ -621,19 +632,22 @@ static int line(ctx *c, const char *s, size_t n)
 {
     sse_parser *p = c->p;
     const char *colon, *v;
-    size_t vn;
+    size_t vn, k;
     unsigned f;
+    int clean;
     if (p->priv.state != ST_NAME || p->priv.name_len != 0) {
         return line_part(c, s, n) || line_end(c);
     }
     if (n == 0) {
         return dispatch(c);
     }
-    colon = (const char *)memchr(s, ':', n < 6 ? n : 6);
+    for (k = 0; k < n && k < 6 && s[k] != ':'; k++) { /* names we know are short */
+    }
+    colon = k < n && s[k] == ':' ? s + k : NULL;
     if (!colon && n > 5) { /* a name of 6 bytes or more is no field we know */
         return 0;
     }
-    f = colon == s ? F_COMMENT : field_of(s, colon ? (size_t)(colon - s) : n);
+    f = colon == s ? F_COMMENT : field_of(s, k);
     if (f == F_IGNORE || (f == F_COMMENT && !(p->priv.options & SSE_OPT_COMMENTS))) {
         return 0;
     }
@@ -643,14 +657,37 @@ static int line(ctx *c, const char *s, size_t n)
         v++;
         vn--;
     }
-    /* Zero-copy: the block's first data line stays in the chunk; it is copied only if
-     * another data line follows or the chunk ends before the dispatch. */
-    if (f == F_DATA && !(p->priv.flags & FL_HAS_DATA) && !(p->priv.options & SSE_OPT_PIECES) &&
-        vn < p->priv.data_cap &&
-        ((p->priv.options & SSE_OPT_RAW) || valid_prefix((const unsigned char *)v, vn) == vn)) {
-        p->priv.flags |= FL_HAS_DATA;
-        p->priv.data_len = vn;
-        c->zc = v;
+    clean = (p->priv.options & SSE_OPT_RAW) || valid_prefix((const unsigned char *)v, vn) == vn;
+    if (clean && f == F_DATA && !(p->priv.options & SSE_OPT_PIECES)) {
+        if (!(p->priv.flags & FL_HAS_DATA) && vn < p->priv.data_cap) {
+            /* Zero-copy: the block's first data line stays in the chunk; it is copied
+             * only if another data line follows or the chunk ends before the dispatch. */
+            p->priv.flags |= FL_HAS_DATA;
+            p->priv.data_len = vn;
+            c->zc = v;
+            return 0;
+        }
+        if (p->priv.flags & FL_HAS_DATA) { /* a further line: separator and value */
+            p->priv.field = F_DATA;
+            out_data(c, "\n", 1);
+            return out_data(c, v, vn);
+        }
+    }
+    if (clean && f == F_EVENT) { /* whole clean values skip the streaming machinery */
+        p->priv.flags |= FL_HAS_EVENT;
+        p->priv.type_len = vn <= p->priv.field_cap - 1 ? vn : 0;
+        p->priv.flags = vn == p->priv.type_len ? p->priv.flags & ~FL_TYPE_OVER
+                                               : p->priv.flags | FL_TYPE_OVER;
+        memcpy(type_buf(p), v, p->priv.type_len);
+        return 0;
+    }
+    if (clean && f == F_ID && vn < p->priv.field_cap && !memchr(v, '\0', vn)) {
+        unsigned slot = free_slot(p);
+        memcpy(id_buf(p, slot), v, vn);
+        id_buf(p, slot)[vn] = '\0';
+        p->priv.id_len[slot] = vn;
+        p->priv.pend = (unsigned char)slot;
+        p->priv.flags = (p->priv.flags & ~FL_ID_OVER) | FL_HAS_ID;
         return 0;
     }
     return field_begin(c, f) || value(c, v, vn) || field_end(c);
