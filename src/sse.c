@@ -839,9 +839,9 @@ sse_error sse_parser_finish(sse_parser *p, sse_event_cb cb, void *user)
     c.cb = cb;
     c.user = user;
     c.zc = NULL;
-    if (p->priv.state == ST_BOM && p->priv.bom) { /* a stream that is a BOM's start */
+    if (p->priv.state == ST_BOM) { /* the stream was empty, or a BOM's first bytes */
         p->priv.state = ST_NAME;
-        stop = line_part(&c, BOM, p->priv.bom);
+        stop = p->priv.bom && line_part(&c, BOM, p->priv.bom);
     }
     unfinished = p->priv.state != ST_NAME || p->priv.name_len != 0;
     pending = unfinished || (p->priv.flags & (FL_HAS_DATA | FL_HAS_EVENT | FL_HAS_ID | FL_ID_OVER));
