@@ -135,7 +135,7 @@ typedef enum sse_kind {
 } sse_kind;
 
 /* Record flags. */
-#define SSE_FLAG_HAS_ID 1u /* this event's block had an accepted id field (maybe empty) */
+#define SSE_FLAG_HAS_ID 1u /* this event's block set the last event ID (maybe to "") */
 #define SSE_FLAG_FIRST  2u /* first piece of an event's data (always set outside piece mode) */
 #define SSE_FLAG_LAST   4u /* last piece of an event's data (always set outside piece mode) */
 
@@ -149,7 +149,9 @@ typedef enum sse_kind {
  *                    event ID string at dispatch, "" when none), flags
  *   SSE_KIND_RETRY   retry (milliseconds), id
  *   SSE_KIND_COMMENT data (text after ':' minus one leading space), id
- *   SSE_KIND_DROPPED error (which limit), id (after the drop), flags; in piece mode a
+ *   SSE_KIND_DROPPED error (which limit), id (after the drop), flags (HAS_ID); sent at
+ *                    the blank line ending the event (a comment: at its line end); in
+ *                    piece mode a
  *                    DROPPED record with SSE_FLAG_LAST ends an event with data: discard
  *                    the pieces of it you received (how many, if any, depends on how
  *                    the stream was chunked)
@@ -169,8 +171,9 @@ typedef struct sse_event {
 
 /* Receives every record, in stream order. user is the pointer given to feed/finish.
  * Return 0 to go on, non-zero to stop: the call that invoked you returns
- * SSE_ERR_STOPPED at once. From inside, you may call sse_parser_last_id() and
- * sse_parser_retry(); any other call on the same parser returns SSE_ERR_BUSY. */
+ * SSE_ERR_STOPPED at once. From inside, you may call the queries sse_parser_last_id(),
+ * sse_parser_retry() and sse_last_id_header(); feed, finish and reconnect on the same
+ * parser return SSE_ERR_BUSY. */
 typedef int (*sse_event_cb)(void *user, const sse_event *ev);
 
 /* Options for sse_parser_init, OR-ed together; 0 is the browser's behaviour. */
@@ -221,8 +224,10 @@ SSE_API sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, s
  * the spec says, or dispatched through cb with SSE_OPT_DISPATCH_AT_EOF.
  * Then p is ready for a new connection of the same source, as after
  * sse_parser_reconnect(): the last event ID and reconnection time are kept.
- * Returns SSE_OK; SSE_ERR_TRUNCATED (something was discarded); SSE_ERR_ARG; SSE_ERR_BUSY;
- * SSE_ERR_STOPPED (cb returned non-zero; p is reset all the same). */
+ * Returns SSE_OK; SSE_ERR_TRUNCATED (something was discarded: in piece mode, discard the
+ * pieces of an event that had no LAST piece); SSE_ERR_ARG (also when cb is NULL);
+ * SSE_ERR_BUSY; SSE_ERR_STOPPED (cb returned non-zero now or in an earlier feed; p is
+ * reset all the same, so the next feed starts a new connection). */
 SSE_API sse_error sse_parser_finish(sse_parser *p, sse_event_cb cb, void *user);
 
 /* Prepares p for a new connection of the same source without reporting anything: the
@@ -278,7 +283,8 @@ SSE_API sse_error sse_last_id_header(const sse_parser *p, char *out, size_t cap,
  *   retry    "retry: N"     when has_retry is non-zero
  *   data     "data: line", one per line of data split at CR, LF and CR LF (so CR and
  *            CR LF arrive as LF); empty data is one "data: " line
- *   then one empty line, unless the frame holds only a comment (a keep-alive). */
+ *   then one empty line, unless the frame holds only a comment (a keep-alive) or
+ *   nothing (an empty frame writes nothing). */
 typedef struct sse_frame {
     const char *comment;
     size_t comment_len;
@@ -302,7 +308,8 @@ SSE_API sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *
 /* Streaming data writer, for data that arrives in pieces (a proxy): begin writes the
  * frame's other fields, each data call writes a piece, end closes the frame. The bytes
  * equal sse_encode of the same frame with all pieces joined; a CR ending one piece and
- * an LF starting the next are one line ending. Fields are private. */
+ * an LF starting the next are one line ending. Fields are private; begin initialises
+ * them (zero-initialise the struct so that data or end before begin is refused). */
 typedef struct sse_writer {
     struct {
         unsigned char state;
@@ -323,7 +330,8 @@ SSE_API sse_error sse_writer_data(sse_writer *w, const void *piece, size_t piece
                                   size_t cap, size_t *len);
 
 /* Ends the frame. Sizes and out NULL as for sse_encode. After SSE_OK with out not NULL,
- * w is ready for sse_writer_begin again. */
+ * w is ready for sse_writer_begin again. Returns SSE_OK, SSE_ERR_BUFFER_TOO_SMALL, or
+ * SSE_ERR_ARG (also when no frame was begun). */
 SSE_API sse_error sse_writer_end(sse_writer *w, void *out, size_t cap, size_t *len);
 
 #ifdef __cplusplus

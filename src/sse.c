@@ -135,17 +135,20 @@ static int report_drop(ctx *c, sse_error err, unsigned flags)
     return deliver(c, &ev);
 }
 
-/* Piece mode: hands out data as one piece; last marks the end of the event. */
-static int piece(ctx *c, const char *s, size_t n, int last)
+/* The block's id is known and kept: an accepted id field, not one that was too long. */
+static unsigned has_id(unsigned flags)
+{
+    return (flags & (FL_HAS_ID | FL_ID_OVER)) == FL_HAS_ID ? SSE_FLAG_HAS_ID : 0u;
+}
+
+/* Piece mode: hands out data as a piece that is not the last (dispatch sends that). */
+static int piece(ctx *c, const char *s, size_t n)
 {
     sse_parser *p = c->p;
     sse_event ev;
     record(p, SSE_KIND_EVENT, &ev);
-    ev.flags = (p->priv.flags & FL_STARTED) ? 0u : SSE_FLAG_FIRST;
-    ev.flags |= (p->priv.flags & FL_HAS_ID) ? SSE_FLAG_HAS_ID : 0u;
-    if (last) {
-        ev.flags |= SSE_FLAG_LAST;
-    } else if (!(p->priv.flags & FL_ID_OVER)) { /* not final: the id the event would carry */
+    ev.flags = ((p->priv.flags & FL_STARTED) ? 0u : SSE_FLAG_FIRST) | has_id(p->priv.flags);
+    if (!(p->priv.flags & FL_ID_OVER)) { /* not final: the id the event would carry */
         ev.id = id_buf(p, p->priv.pend);
         ev.id_len = p->priv.id_len[p->priv.pend];
     }
@@ -185,7 +188,7 @@ static int materialize(ctx *c)
     c->zc = NULL;
     if (c->p->priv.options & SSE_OPT_PIECES) {
         c->p->priv.data_len = 0;
-        return piece(c, zc, n, 0);
+        return piece(c, zc, n);
     }
     memcpy(data_buf(c->p), zc, n);
     return 0;
@@ -211,7 +214,7 @@ static int out_data(ctx *c, const char *s, size_t n)
         size_t k = n < room ? n : room;
         if (p->priv.data_len == 0 && n >= room) {
             /* a run at least as large as the storage goes out without a copy */
-            return piece(c, s, n, 0);
+            return piece(c, s, n);
         }
         memcpy(data_buf(p) + p->priv.data_len, s, k);
         p->priv.data_len += k;
@@ -219,7 +222,7 @@ static int out_data(ctx *c, const char *s, size_t n)
         n -= k;
         if (p->priv.data_len == p->priv.data_cap) {
             p->priv.data_len = 0;
-            if (piece(c, data_buf(p), p->priv.data_cap, 0)) {
+            if (piece(c, data_buf(p), p->priv.data_cap)) {
                 return 1;
             }
         }
@@ -238,32 +241,28 @@ static int flush_data(ctx *c)
         return materialize(c);
     }
     p->priv.data_len = 0;
-    return piece(c, data_buf(p), n, 0);
+    return piece(c, data_buf(p), n);
 }
 
-/* Final bytes of the current value go to the current field's storage. */
+/* Final bytes of the current text value (data, event, id or comment) go to its storage. */
 static int out(ctx *c, const char *s, size_t n)
 {
     sse_parser *p = c->p;
-    switch (p->priv.field) {
-    case F_DATA: return out_data(c, s, n);
-    case F_EVENT:
+    if (p->priv.field == F_DATA) {
+        return out_data(c, s, n);
+    }
+    if (p->priv.field == F_EVENT) {
         put(type_buf(p), &p->priv.type_len, p->priv.field_cap - 1, s, n, FL_TYPE_OVER,
             &p->priv.flags);
-        break;
-    case F_ID:
+    } else if (p->priv.field == F_ID) {
         if (memchr(s, '\0', n)) { /* WHATWG: an id containing NUL is ignored */
             p->priv.flags |= FL_VAL_BAD;
         }
         put(id_buf(p, p->priv.slot), &p->priv.value_len, p->priv.field_cap - 1, s, n,
             FL_VAL_OVER, &p->priv.flags);
-        break;
-    case F_COMMENT:
-        /* stored after the pending data, in the room the data has left */
+    } else { /* a comment, stored after the pending data in the room the data left */
         put(data_buf(p) + p->priv.data_len, &p->priv.value_len,
             p->priv.data_cap - 1 - p->priv.data_len, s, n, FL_VAL_OVER, &p->priv.flags);
-        break;
-    default: break;
     }
     return 0;
 }
@@ -274,12 +273,9 @@ static int out(ctx *c, const char *s, size_t n)
  * valid text but the check.
  * ------------------------------------------------------------------------------------- */
 
-/* Bytes in the sequence a lead byte starts; 0 for a byte that cannot start one. */
+/* Bytes in the sequence a non-ASCII byte starts; 0 for one that cannot start one. */
 static unsigned seq_need(unsigned char b)
 {
-    if (b < 0x80) {
-        return 1;
-    }
     if (b < 0xC2) {
         return 0;
     }
@@ -534,7 +530,7 @@ static int dispatch(ctx *c)
 {
     sse_parser *p = c->p;
     unsigned fl = p->priv.flags;
-    unsigned flags = (fl & FL_HAS_ID) ? SSE_FLAG_HAS_ID : 0u;
+    unsigned flags = has_id(fl);
     size_t type_len = p->priv.type_len, data_len = p->priv.data_len;
     const char *data = c->zc ? c->zc : data_buf(p);
     sse_error err = (fl & FL_DATA_OVER)   ? SSE_ERR_DATA_TOO_LONG
