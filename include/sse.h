@@ -112,7 +112,14 @@ typedef enum sse_error {
     /* Serializer: the event type contains CR or LF. Nothing was written. */
     SSE_ERR_BAD_TYPE = -10,
     /* Serializer: the id contains CR, LF or NUL. Nothing was written. */
-    SSE_ERR_BAD_ID = -11
+    SSE_ERR_BAD_ID = -11,
+    /* sse_check_response: HTTP 204, the server asks the client to stop; do not reconnect. */
+    SSE_ERR_NO_CONTENT = -12,
+    /* sse_check_response: a status other than 200 or 204; fail, do not reconnect. */
+    SSE_ERR_HTTP_STATUS = -13,
+    /* sse_check_response: status 200 but the Content-Type is not text/event-stream (or
+     * missing); fail, do not reconnect. */
+    SSE_ERR_CONTENT_TYPE = -14
 } sse_error;
 
 /* Returns a static, NUL-terminated English description of err; never NULL, also for
@@ -249,15 +256,32 @@ SSE_API uint64_t sse_parser_retry(const sse_parser *p);
  * Client helpers
  * ------------------------------------------------------------------------------------- */
 
-/* Returns 1 when a Content-Type header value's essence is text/event-stream (ASCII
- * case-insensitive; parameters such as ";charset=utf-8" and surrounding spaces or tabs
- * ignored), 0 otherwise, also for NULL. value need not be NUL-terminated. */
-SSE_API int sse_content_type_ok(const char *value, size_t len);
+/* A client's decision on a response, by the spec's rules:
+ *   SSE_OK               status 200 and a Content-Type whose essence is
+ *                        text/event-stream: feed the body to the parser;
+ *   SSE_ERR_NO_CONTENT   status 204: the server says stop; do not reconnect;
+ *   SSE_ERR_HTTP_STATUS  any other status: fail; do not reconnect;
+ *   SSE_ERR_CONTENT_TYPE status 200 with another Content-Type, or none
+ *                        (content_type NULL): fail; do not reconnect.
+ * content_type is the header's value (need not be NUL-terminated); the essence is
+ * compared ASCII case-insensitively, parameters such as ";charset=utf-8" and surrounding
+ * spaces, tabs, CR and LF are ignored. */
+SSE_API sse_error sse_check_response(int status, const char *content_type, size_t len);
 
-/* Writes the request header line "Last-Event-ID: <id>\r\n" for p's last event ID into
- * out, or nothing (*len = 0) when the ID is empty. Sizes as for sse_encode: out NULL is
- * a size query. The line is always a safe header: an ID never holds CR, LF or NUL.
- * Returns SSE_OK, SSE_ERR_BUFFER_TOO_SMALL (*len = size needed) or SSE_ERR_ARG. */
+/* Returns how long to wait before reconnecting, in ms: the reconnection time
+ * (sse_parser_retry) doubled for each failure after the first, up to cap_ms (a
+ * reconnection time above cap_ms is used as it is: the server's wish is never cut).
+ * failures: connection attempts in a row that delivered no event (0 after one that
+ * did). p NULL: SSE_RETRY_DEFAULT stands in for the reconnection time. */
+SSE_API uint64_t sse_reconnect_delay(const sse_parser *p, unsigned failures, uint64_t cap_ms);
+
+/* Writes the request header "Last-Event-ID: <id>" for p's last event ID into out,
+ * without CR LF (raw HTTP/1.1 adds it; libcurl's header lists want it without) and
+ * followed by a NUL, or only the NUL (*len = 0) when the ID is empty: then send no such
+ * header. *len counts the header's bytes without the NUL, so cap must be at least
+ * *len + 1; out NULL is a size query. The header is always safe: an ID never holds CR,
+ * LF or NUL. Returns SSE_OK, SSE_ERR_BUFFER_TOO_SMALL (*len = the header's length) or
+ * SSE_ERR_ARG. */
 SSE_API sse_error sse_last_id_header(const sse_parser *p, char *out, size_t cap, size_t *len);
 
 /* ---------------------------------------------------------------------------------------

@@ -60,6 +60,9 @@ const char *sse_strerror(sse_error err)
     case SSE_ERR_BUFFER_TOO_SMALL: return "output buffer too small";
     case SSE_ERR_BAD_TYPE: return "event type contains CR or LF";
     case SSE_ERR_BAD_ID: return "id contains CR, LF or NUL";
+    case SSE_ERR_NO_CONTENT: return "HTTP 204: the server asks the client to stop";
+    case SSE_ERR_HTTP_STATUS: return "HTTP status is not 200";
+    case SSE_ERR_CONTENT_TYPE: return "Content-Type is not text/event-stream";
     }
     return "unknown error";
 }
@@ -925,29 +928,53 @@ uint64_t sse_parser_retry(const sse_parser *p)
  * Client helpers
  * ------------------------------------------------------------------------------------- */
 
-int sse_content_type_ok(const char *value, size_t len)
+/* Fetch's "HTTP whitespace": what surrounds a header value or its essence. */
+static int http_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+sse_error sse_check_response(int status, const char *content_type, size_t len)
 {
     static const char want[] = "text/event-stream";
     size_t i = 0, n;
-    if (!value) {
-        return 0;
+    if (status == 204) {
+        return SSE_ERR_NO_CONTENT;
     }
-    while (i < len && (value[i] == ' ' || value[i] == '\t')) {
+    if (status != 200) {
+        return SSE_ERR_HTTP_STATUS;
+    }
+    if (!content_type) {
+        return SSE_ERR_CONTENT_TYPE;
+    }
+    while (i < len && http_space(content_type[i])) {
         i++;
     }
     for (n = 0; n < sizeof want - 1; n++, i++) {
-        char ch = i < len ? value[i] : '\0';
+        char ch = i < len ? content_type[i] : '\0';
         if (ch >= 'A' && ch <= 'Z') {
             ch = (char)(ch - 'A' + 'a');
         }
         if (ch != want[n]) {
-            return 0;
+            return SSE_ERR_CONTENT_TYPE;
         }
     }
-    while (i < len && (value[i] == ' ' || value[i] == '\t')) {
+    while (i < len && http_space(content_type[i])) {
         i++;
     }
-    return i == len || value[i] == ';';
+    return i == len || content_type[i] == ';' ? SSE_OK : SSE_ERR_CONTENT_TYPE;
+}
+
+uint64_t sse_reconnect_delay(const sse_parser *p, unsigned failures, uint64_t cap_ms)
+{
+    uint64_t delay = sse_parser_retry(p);
+    if (cap_ms < delay) { /* the server's own reconnection time is never shortened */
+        cap_ms = delay;
+    }
+    for (; failures > 1 && delay < cap_ms; failures--) {
+        delay = delay > UINT64_MAX / 2 ? UINT64_MAX : delay * 2;
+    }
+    return delay < cap_ms ? delay : cap_ms;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1163,6 +1190,7 @@ sse_error sse_last_id_header(const sse_parser *p, char *out, size_t cap, size_t 
     size_t id_len;
     const char *id;
     sink k;
+    sse_error err;
     if (!p || !len) {
         return SSE_ERR_ARG;
     }
@@ -1173,7 +1201,9 @@ sse_error sse_last_id_header(const sse_parser *p, char *out, size_t cap, size_t 
     if (id_len) {
         emit(&k, "Last-Event-ID: ", 15);
         emit(&k, id, id_len);
-        emit(&k, "\r\n", 2);
     }
-    return finish_sink(&k, len);
+    emit(&k, "", 1); /* the NUL, not counted in *len */
+    err = finish_sink(&k, len);
+    *len -= 1;
+    return err;
 }

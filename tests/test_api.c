@@ -44,6 +44,9 @@ static const sse_error all_errors[] = {
     SSE_ERR_BUFFER_TOO_SMALL,
     SSE_ERR_BAD_TYPE,
     SSE_ERR_BAD_ID,
+    SSE_ERR_NO_CONTENT,
+    SSE_ERR_HTTP_STATUS,
+    SSE_ERR_CONTENT_TYPE,
 };
 
 static int count_cb(void *user, const sse_event *ev)
@@ -80,7 +83,7 @@ static void strerror_is_distinct_for_every_error(void **state)
 static void strerror_of_unknown_value_is_not_null(void **state)
 {
     (void)state;
-    const int unknown[] = { 1, 2, -12, -13, -100, 12345, -2147483647 - 1, 2147483647 };
+    const int unknown[] = { 1, 2, -15, -16, -100, 12345, -2147483647 - 1, 2147483647 };
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *t = sse_strerror((sse_error)unknown[i]);
         assert_non_null(t);
@@ -367,58 +370,102 @@ static void finish_reports_truncation(void **state)
     assert_int_equal(count, 1);
 }
 
-/* ---- sse_content_type_ok -------------------------------------------------------------- */
+/* ---- sse_check_response --------------------------------------------------------------- */
 
-static void content_type_ok(void **state)
+static void check_response(void **state)
 {
     (void)state;
     static const struct {
-        const char *v;
-        int ok;
+        int status;
+        const char *ct;
+        sse_error want;
     } cases[] = {
-        { "text/event-stream", 1 },
-        { "Text/Event-Stream; charset=utf-8", 1 },
-        { "TEXT/EVENT-STREAM", 1 },
-        { " text/event-stream ", 1 },
-        { "\ttext/event-stream\t", 1 },
-        { "text/event-stream;charset=utf-8", 1 },
-        { "text/event-stream ;charset=utf-8", 1 },
-        { "text/event-stream;", 1 },
-        { "text/event-streams", 0 },
-        { "text/event-strea", 0 },
-        { "text/event", 0 },
-        { "text /event-stream", 0 },
-        { "text/ event-stream", 0 },
-        { "xtext/event-stream", 0 },
-        { "text/html", 0 },
-        { "application/json", 0 },
-        { "text/event-stream,text/html", 0 },
-        { "", 0 },
-        { " ", 0 },
-        { ";charset=utf-8", 0 },
+        { 200, "text/event-stream", SSE_OK },
+        { 200, "Text/Event-Stream; charset=utf-8", SSE_OK },
+        { 200, "TEXT/EVENT-STREAM", SSE_OK },
+        { 200, " text/event-stream ", SSE_OK },
+        { 200, "\ttext/event-stream\t", SSE_OK },
+        { 200, " text/event-stream\r\n", SSE_OK }, /* a header line as libcurl hands it */
+        { 200, "text/event-stream;charset=utf-8", SSE_OK },
+        { 200, "text/event-stream ;charset=utf-8", SSE_OK },
+        { 200, "text/event-stream;", SSE_OK },
+        { 200, "text/event-streams", SSE_ERR_CONTENT_TYPE },
+        { 200, "text/event-strea", SSE_ERR_CONTENT_TYPE },
+        { 200, "text/event", SSE_ERR_CONTENT_TYPE },
+        { 200, "text /event-stream", SSE_ERR_CONTENT_TYPE },
+        { 200, "text/ event-stream", SSE_ERR_CONTENT_TYPE },
+        { 200, "xtext/event-stream", SSE_ERR_CONTENT_TYPE },
+        { 200, "text/html", SSE_ERR_CONTENT_TYPE },
+        { 200, "application/json", SSE_ERR_CONTENT_TYPE },
+        { 200, "text/event-stream,text/html", SSE_ERR_CONTENT_TYPE },
+        { 200, "", SSE_ERR_CONTENT_TYPE },
+        { 200, " ", SSE_ERR_CONTENT_TYPE },
+        { 200, ";charset=utf-8", SSE_ERR_CONTENT_TYPE },
+        { 204, "text/event-stream", SSE_ERR_NO_CONTENT },
+        { 204, "text/html", SSE_ERR_NO_CONTENT },
+        { 404, "text/event-stream", SSE_ERR_HTTP_STATUS },
+        { 201, "text/event-stream", SSE_ERR_HTTP_STATUS },
+        { 301, "text/event-stream", SSE_ERR_HTTP_STATUS },
+        { 500, "text/html", SSE_ERR_HTTP_STATUS },
+        { 0, "text/event-stream", SSE_ERR_HTTP_STATUS },
+        { -1, "text/event-stream", SSE_ERR_HTTP_STATUS },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int got = sse_content_type_ok(cases[i].v, strlen(cases[i].v));
-        if (got != cases[i].ok) {
-            print_error("sse_content_type_ok(\"%s\") = %d, expected %d\n", cases[i].v, got,
-                        cases[i].ok);
+        sse_error got = sse_check_response(cases[i].status, cases[i].ct, strlen(cases[i].ct));
+        if (got != cases[i].want) {
+            print_error("sse_check_response(%d, \"%s\") = %s, expected %s\n", cases[i].status,
+                        cases[i].ct, sse_strerror(got), sse_strerror(cases[i].want));
             fail();
         }
     }
-    assert_int_equal(sse_content_type_ok(NULL, 0), 0);
-    assert_int_equal(sse_content_type_ok(NULL, 17), 0);
+    /* no Content-Type at all */
+    assert_int_equal(sse_check_response(200, NULL, 0), SSE_ERR_CONTENT_TYPE);
+    assert_int_equal(sse_check_response(200, NULL, 17), SSE_ERR_CONTENT_TYPE);
+    assert_int_equal(sse_check_response(204, NULL, 0), SSE_ERR_NO_CONTENT);
     /* value need not be NUL-terminated: only len bytes count */
-    assert_int_equal(sse_content_type_ok("text/event-streamXYZ", 17), 1);
-    assert_int_equal(sse_content_type_ok("text/event-stream", 16), 0);
+    assert_int_equal(sse_check_response(200, "text/event-streamXYZ", 17), SSE_OK);
+    assert_int_equal(sse_check_response(200, "text/event-stream", 16), SSE_ERR_CONTENT_TYPE);
 }
 
-/* ---- sse_last_id_header --------------------------------------------------------------- */
+/* ---- sse_reconnect_delay --------------------------------------------------------------- */
 
 static void feed_str(sse_parser *p, const char *s)
 {
     int count = 0;
     assert_int_equal(sse_parser_feed(p, s, strlen(s), count_cb, &count), SSE_OK);
 }
+
+static void reconnect_delay(void **state)
+{
+    (void)state;
+    char storage[256];
+    sse_parser p;
+    assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 0), SSE_OK);
+    /* no retry yet: the default, doubled for each failure after the first */
+    assert_int_equal(sse_reconnect_delay(&p, 0, 30000), SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 1, 30000), SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 2, 30000), 2 * SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 3, 30000), 4 * SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 4, 30000), 8 * SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 5, 30000), 30000); /* capped */
+    assert_int_equal(sse_reconnect_delay(&p, 4000000000u, 30000), 30000);
+    assert_int_equal(sse_reconnect_delay(NULL, 2, 30000), 2 * SSE_RETRY_DEFAULT);
+    /* the server's retry */
+    feed_str(&p, "retry: 100\n");
+    assert_int_equal(sse_reconnect_delay(&p, 0, 30000), 100);
+    assert_int_equal(sse_reconnect_delay(&p, 3, 30000), 400);
+    /* a retry above the cap is the server's wish: kept, never doubled */
+    feed_str(&p, "retry: 60000\n");
+    assert_int_equal(sse_reconnect_delay(&p, 0, 30000), 60000);
+    assert_int_equal(sse_reconnect_delay(&p, 9, 30000), 60000);
+    /* no overflow near 2^64 */
+    feed_str(&p, "retry: 18446744073709551615\n");
+    assert_true(sse_reconnect_delay(&p, 70, UINT64_MAX) == UINT64_MAX);
+    feed_str(&p, "retry: 9223372036854775809\n");
+    assert_true(sse_reconnect_delay(&p, 3, UINT64_MAX) == UINT64_MAX);
+}
+
+/* ---- sse_last_id_header --------------------------------------------------------------- */
 
 static void last_id_header(void **state)
 {
@@ -429,23 +476,28 @@ static void last_id_header(void **state)
     size_t len;
     assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 0), SSE_OK);
 
-    /* no id: nothing, whatever the buffer */
+    /* no id: only the NUL, *len = 0 */
     len = SENTINEL;
     assert_int_equal(sse_last_id_header(&p, NULL, 0, &len), SSE_OK);
     assert_int_equal(len, 0);
     len = SENTINEL;
     memset(out, 0xA5, sizeof out);
-    assert_int_equal(sse_last_id_header(&p, out, 0, &len), SSE_OK);
+    assert_int_equal(sse_last_id_header(&p, out, 0, &len), SSE_ERR_BUFFER_TOO_SMALL);
     assert_int_equal(len, 0);
     assert_int_equal((unsigned char)out[0], 0xA5);
+    len = SENTINEL;
+    assert_int_equal(sse_last_id_header(&p, out, 1, &len), SSE_OK);
+    assert_int_equal(len, 0);
+    assert_int_equal(out[0], '\0');
+    assert_int_equal((unsigned char)out[1], 0xA5);
 
     feed_str(&p, "id: abc\n\n");
-    const char want[] = "Last-Event-ID: abc\r\n";
+    const char want[] = "Last-Event-ID: abc"; /* no CR LF; a NUL follows */
     const size_t need = sizeof want - 1;
     len = SENTINEL;
     assert_int_equal(sse_last_id_header(&p, NULL, 0, &len), SSE_OK);
     assert_int_equal(len, need);
-    for (size_t cap = 0; cap < need; cap++) {
+    for (size_t cap = 0; cap < need + 1; cap++) {
         memset(out, 0xA5, sizeof out);
         len = SENTINEL;
         assert_int_equal(sse_last_id_header(&p, out, cap, &len), SSE_ERR_BUFFER_TOO_SMALL);
@@ -455,10 +507,10 @@ static void last_id_header(void **state)
     }
     memset(out, 0xA5, sizeof out);
     len = SENTINEL;
-    assert_int_equal(sse_last_id_header(&p, out, need, &len), SSE_OK);
+    assert_int_equal(sse_last_id_header(&p, out, need + 1, &len), SSE_OK);
     assert_int_equal(len, need);
-    assert_memory_equal(out, want, need);
-    assert_int_equal((unsigned char)out[need], 0xA5);
+    assert_memory_equal(out, want, need + 1);
+    assert_int_equal((unsigned char)out[need + 1], 0xA5);
 
     /* the longest id the storage allows */
     char in[300];
@@ -468,14 +520,16 @@ static void last_id_header(void **state)
     feed_str(&p, in);
     len = SENTINEL;
     assert_int_equal(sse_last_id_header(&p, out, sizeof out, &len), SSE_OK);
-    assert_int_equal(len, 15 + 255 + 2);
+    assert_int_equal(len, 15 + 255);
     assert_memory_equal(out, "Last-Event-ID: zzz", 18);
+    assert_int_equal(out[len], '\0');
 
     /* an empty id resets: nothing again */
     feed_str(&p, "id\n\n");
     len = SENTINEL;
     assert_int_equal(sse_last_id_header(&p, out, sizeof out, &len), SSE_OK);
     assert_int_equal(len, 0);
+    assert_int_equal(out[0], '\0');
 
     /* arguments */
     len = SENTINEL;
@@ -633,9 +687,9 @@ static void no_read_past_len(void **state)
                                          " " };
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         size_t n = strlen(types[i]);
-        (void)sse_content_type_ok(guard_put(&g, types[i], n), n);
+        (void)sse_check_response(200, guard_put(&g, types[i], n), n);
     }
-    assert_int_equal(sse_content_type_ok(guard_put(&g, "text/event-stream", 17), 17), 1);
+    assert_int_equal(sse_check_response(200, guard_put(&g, "text/event-stream", 17), 17), SSE_OK);
 
     /* serializer: every field ending at the guard */
     char out[256];
@@ -696,7 +750,8 @@ int main(void)
         cmocka_unit_test(stop_in_piece_mode_then_reconnect),
         cmocka_unit_test(calls_from_inside_the_callback_are_busy),
         cmocka_unit_test(finish_reports_truncation),
-        cmocka_unit_test(content_type_ok),
+        cmocka_unit_test(check_response),
+        cmocka_unit_test(reconnect_delay),
         cmocka_unit_test(last_id_header),
         cmocka_unit_test(encode_rejects_null),
         cmocka_unit_test(writer_rejects_bad_arguments),
