@@ -1,0 +1,303 @@
+/*
+ * mhd_server - the /dates stream of sse_server, served by GNU libmicrohttpd through
+ * MHD_create_response_from_callback, frames encoded by sse_encode.
+ *
+ *   mhd_server --port 8080              then: sse_client http://127.0.0.1:8080/dates
+ *   options: --port P (0: any free port), --interval-ms MS (default 1000), --history N
+ *            (default 64), --retry-ms MS (default 1000); SIGINT/SIGTERM stop it cleanly.
+ *   It prints "listening on http://127.0.0.1:PORT/".
+ *
+ * What it shows
+ *   - a streaming response of unknown length: MHD calls read_stream() whenever the socket
+ *     can take more; MHD sends it chunked to HTTP/1.1 clients;
+ *   - one thread per connection (MHD_USE_THREAD_PER_CONNECTION), so read_stream() may
+ *     block until the next event is due. A condition variable wakes every stream at
+ *     shutdown. (With MHD's event-loop modes a reader must not block: it would return 0
+ *     and use MHD_suspend_connection / MHD_resume_connection instead.)
+ *
+ * Events, ids and resume are those of sse_server: tick k is the k-th interval since
+ * 2024-01-01T00:00:00Z and its data is that instant's date, so frame k depends on k
+ * alone and each connection encodes the frames it needs; a restarted server continues the
+ * sequence. Last-Event-ID L, with T the newest tick and O = T - history + 1:
+ * none, not a number, or L > T: live events only; O-1 <= L <= T: ids L+1..T first, then
+ * live; L < O-1: an event "gap" with data "L+1 O-1" (the lost ids), then O..T, then live.
+ * A connection more than history/2 events behind (a slow reader; history while it is still
+ * replaying missed events) is closed: it comes back with Last-Event-ID.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "sse.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <microhttpd.h>
+
+#define EPOCH_MS     1704067200000LL /* 2024-01-01T00:00:00Z */
+#define KEEPALIVE_MS 15000
+
+struct stream {
+    uint64_t next;      /* id of the next event to send */
+    uint64_t live_from; /* first id that was not yet due at connection time */
+    int64_t last_ms;    /* when bytes were last handed to MHD */
+    char buf[256];      /* encoded bytes not yet handed to MHD */
+    size_t len, off;
+};
+
+static unsigned interval_ms = 1000, history = 64, retry_ms = 1000;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER; /* broadcast at shutdown */
+static int stopping;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t tick_at(int64_t ms)
+{
+    return (uint64_t)(ms - EPOCH_MS) / interval_ms;
+}
+
+/* Appends frame f to st->buf. */
+static void put(struct stream *st, const sse_frame *f)
+{
+    size_t n;
+    if (sse_encode(st->buf + st->len, sizeof st->buf - st->len, f, &n) == SSE_OK) {
+        st->len += n;
+    }
+}
+
+static void put_tick(struct stream *st, uint64_t id)
+{
+    int64_t ms = EPOCH_MS + (int64_t)(id * interval_ms);
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    char date[32], ids[24];
+    sse_frame f = { 0 };
+
+    gmtime_r(&secs, &tm);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(date + 19, sizeof date - 19, ".%03dZ", (int)(ms % 1000));
+    snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
+    f.id = ids;
+    f.id_len = strlen(ids);
+    f.data = date;
+    f.data_len = strlen(date);
+    put(st, &f);
+}
+
+/* MHD asks for up to max bytes of body. Returns how many it wrote into buf, or ends the
+ * stream. Blocks until something is due: allowed in thread-per-connection mode. */
+static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *st = cls;
+    (void)pos;
+
+    for (;;) {
+        int64_t now, wait_until;
+        uint64_t due;
+        struct timespec ts;
+
+        if (st->off < st->len) {
+            size_t n = st->len - st->off < max ? st->len - st->off : max;
+            memcpy(buf, st->buf + st->off, n);
+            st->off += n;
+            return (ssize_t)n;
+        }
+        st->off = st->len = 0;
+        now = now_ms();
+        due = tick_at(now);
+        if (st->next <= due &&
+            due + 1 - st->next > (st->next < st->live_from ? history : history / 2)) {
+            fprintf(stderr, "mhd_server: a client is %llu events behind, disconnecting\n",
+                    (unsigned long long)(due + 1 - st->next));
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (st->next <= due) {
+            put_tick(st, st->next++);
+            st->last_ms = now;
+            continue;
+        }
+        if (now - st->last_ms >= KEEPALIVE_MS) {
+            sse_frame f = { 0 };
+            f.comment = "keep-alive";
+            f.comment_len = 10;
+            put(st, &f);
+            st->last_ms = now;
+            continue;
+        }
+        /* Sleep until the next tick or keep-alive, or until shutdown. */
+        wait_until = EPOCH_MS + (int64_t)(st->next * interval_ms);
+        if (st->last_ms + KEEPALIVE_MS < wait_until) {
+            wait_until = st->last_ms + KEEPALIVE_MS;
+        }
+        ts.tv_sec = (time_t)(wait_until / 1000);
+        ts.tv_nsec = (long)(wait_until % 1000) * 1000000L;
+        pthread_mutex_lock(&lock);
+        if (!stopping) {
+            pthread_cond_timedwait(&wake, &lock, &ts); /* CLOCK_REALTIME, as the ids */
+        }
+        if (stopping) {
+            pthread_mutex_unlock(&lock);
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        pthread_mutex_unlock(&lock);
+    }
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret;
+    MHD_add_response_header(r, "Content-Type", "text/plain");
+    ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_len, void **req_cls)
+{
+    const char *last_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
+    uint64_t newest = tick_at(now_ms()), oldest = newest + 1 - history, last = 0;
+    struct MHD_Response *r;
+    struct stream *st;
+    sse_frame f = { 0 };
+    enum MHD_Result ret;
+    const char *p;
+    char lost[48];
+
+    (void)cls, (void)version, (void)upload, (void)upload_len, (void)req_cls;
+    if (strcmp(method, "GET") != 0) {
+        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
+    }
+    if (strcmp(url, "/dates") != 0) {
+        return reply(conn, MHD_HTTP_NOT_FOUND, "not found\n");
+    }
+    st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        return MHD_NO;
+    }
+    f.has_retry = 1; /* "retry: N" at the start of every connection */
+    f.retry = retry_ms;
+    put(st, &f);
+    st->next = st->live_from = newest + 1; /* live only, unless Last-Event-ID says otherwise */
+    st->last_ms = now_ms();
+    for (p = last_id; p != NULL && *p >= '0' && *p <= '9' && p - last_id < 19; p++) {
+        last = last * 10 + (uint64_t)(*p - '0');
+    }
+    if (p != NULL && p != last_id && *p == '\0') {
+        if (last + 1 >= oldest && last <= newest) {
+            st->next = last + 1;
+        } else if (last + 1 < oldest) {
+            memset(&f, 0, sizeof f);
+            f.type = "gap";
+            f.type_len = 3;
+            f.data = lost;
+            f.data_len =
+                (size_t)snprintf(lost, sizeof lost, "%llu %llu", (unsigned long long)(last + 1),
+                                 (unsigned long long)(oldest - 1));
+            put(st, &f);
+            st->next = oldest;
+        }
+    }
+    r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_stream, st, free);
+    if (r == NULL) {
+        free(st);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static unsigned arg(int argc, char **argv, int *i, unsigned min, unsigned max)
+{
+    char *end;
+    unsigned long v = *i + 1 < argc ? strtoul(argv[*i + 1], &end, 10) : 0;
+    if (*i + 1 >= argc || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "mhd_server: %s needs a number from %u to %u\n", argv[*i], min, max);
+        exit(2);
+    }
+    ++*i;
+    return (unsigned)v;
+}
+
+int main(int argc, char **argv)
+{
+    struct sockaddr_in sa;
+    struct MHD_Daemon *d;
+    const union MHD_DaemonInfo *info;
+    sigset_t sigs;
+    unsigned port = 8080;
+    int a, sig;
+
+    for (a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--port") == 0) {
+            port = arg(argc, argv, &a, 0, 65535);
+        } else if (strcmp(argv[a], "--interval-ms") == 0) {
+            interval_ms = arg(argc, argv, &a, 1, 3600000);
+        } else if (strcmp(argv[a], "--history") == 0) {
+            history = arg(argc, argv, &a, 2, 1000000);
+        } else if (strcmp(argv[a], "--retry-ms") == 0) {
+            retry_ms = arg(argc, argv, &a, 0, 3600000);
+        } else {
+            fprintf(stderr, "usage: mhd_server [--port P] [--interval-ms MS] [--history N] "
+                            "[--retry-ms MS]\n");
+            return 2;
+        }
+    }
+    if (tick_at(now_ms()) < history) {
+        fprintf(stderr, "mhd_server: --history larger than the ticks since 2024\n");
+        return 2;
+    }
+
+    /* SIGINT and SIGTERM go to sigwait() below: block them before MHD starts its threads,
+     * which inherit the mask. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                             MHD_USE_POLL | MHD_USE_ERROR_LOG,
+                         0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+                         (struct sockaddr *)&sa, MHD_OPTION_END);
+    if (d == NULL) {
+        fprintf(stderr, "mhd_server: cannot listen on port %u\n", port);
+        return 1;
+    }
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    printf("listening on http://127.0.0.1:%u/\n", info ? (unsigned)info->port : port);
+    fflush(stdout);
+
+    sigwait(&sigs, &sig);
+    fprintf(stderr, "mhd_server: signal %d, shutting down\n", sig);
+    pthread_mutex_lock(&lock);
+    stopping = 1;
+    pthread_cond_broadcast(&wake);
+    pthread_mutex_unlock(&lock);
+    MHD_stop_daemon(d); /* joins the connection threads, closes every socket */
+    return 0;
+}
