@@ -220,7 +220,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         free(st);
         return MHD_NO;
     }
-    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "Content-Type", SSE_CONTENT_TYPE);
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
     MHD_destroy_response(r);

@@ -288,12 +288,16 @@ SSE_API sse_error sse_last_id_header(const sse_parser *p, char *out, size_t cap,
  * Serializer
  * ------------------------------------------------------------------------------------- */
 
+/* The media type of an event stream, for libraries that take header values. */
+#define SSE_CONTENT_TYPE "text/event-stream"
+
 /* Response header lines for an HTTP/1.1 event stream, each ended by CR LF. Send them
  * after your status line, add your own, then the empty line:
  *     "HTTP/1.1 200 OK\r\n" SSE_HTTP_HEADERS "\r\n"
- * HTTP/2 forbids the Connection header: send only the first two there. */
+ * HTTP/2 forbids the Connection header: there send content-type SSE_CONTENT_TYPE and
+ * cache-control no-cache only. */
 #define SSE_HTTP_HEADERS                                                                     \
-    "Content-Type: text/event-stream\r\n"                                                    \
+    "Content-Type: " SSE_CONTENT_TYPE "\r\n"                                                 \
     "Cache-Control: no-cache\r\n"                                                            \
     "Connection: keep-alive\r\n"
 

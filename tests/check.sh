@@ -18,7 +18,8 @@ stage() { printf '\n==== %s\n' "$*"; }
 
 # --- 0. what is missing -----------------------------------------------------------
 pkgs=(cmake make gcc g++ clang libclang-rt-14-dev libcmocka-dev valgrind clang-tidy cppcheck
-      python3 nodejs npm chromium libcurl4-openssl-dev libmicrohttpd-dev pkg-config)
+      python3 nodejs npm chromium libcurl4-openssl-dev libmicrohttpd-dev pkg-config
+      libnghttp2-dev libssl-dev openssl curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -30,6 +31,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 sh tests/e2e/browser/setup.sh
+sh tests/e2e/h2/setup.sh
 
 # --- 1. Release build and every ctest ---------------------------------------------
 stage "Release build and tests"

@@ -1,0 +1,1209 @@
+/*
+ * h2_server - the broadcast Server-Sent Events server of sse_server, over HTTP/2 (libnghttp2)
+ * and TLS (OpenSSL): one thread, poll(), nonblocking sockets.
+ *
+ *   h2_server --port 8080                 h2c (HTTP/2 over plain TCP, prior knowledge):
+ *                                         curl --http2-prior-knowledge http://127.0.0.1:8080/dates
+ *                                         nghttp http://127.0.0.1:8080/dates
+ *   h2_server --port 8443 --cert c.pem --key k.pem
+ *                                         TLS; ALPN picks h2 when the client offers it,
+ *                                         HTTP/1.1 otherwise: open https://127.0.0.1:8443/
+ *                                         in a browser, or curl_client --http2 --insecure
+ *                                         https://127.0.0.1:8443/dates
+ *   A test certificate: openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1
+ *                       -days 1 -keyout k.pem -out c.pem
+ *   options: --port P (0: any free port; the bound one is printed), --interval-ms MS
+ *            (default 1000), --history N (frames kept for resume, default 64), --retry-ms MS
+ *            (default 1000), --max-streams N (SETTINGS_MAX_CONCURRENT_STREAMS, default
+ *            1000), --cert FILE --key FILE (TLS), -v (log connections and requests).
+ *   It prints "listening on http://127.0.0.1:PORT/" (https:// with --cert) and stops cleanly
+ *   on SIGINT/SIGTERM (GOAWAY to every HTTP/2 connection), printing the peak stream counts.
+ *
+ * What it shows
+ *   GET /         the demo page of sse_server: EventSource('/dates') with the live date.
+ *   GET /test7    ?n=N (default 10): opens N EventSources to /dates and counts those that
+ *                 received an event. Over HTTP/2 all N share one connection; over HTTP/1.1
+ *                 a browser opens at most 6 connections per host, so the seventh stalls.
+ *   GET /dates    the stream, as sse_server's: same ids, dates, retry, gap and resume.
+ *   HTTP/2        each EventSource is one HTTP/2 stream; its response headers are only
+ *                 content-type: text/event-stream and cache-control: no-cache (HTTP/2
+ *                 forbids the Connection header of SSE_HTTP_HEADERS). Its DATA frames carry
+ *                 frames that sse_encode wrote once per event into a ring shared by every
+ *                 stream: a stream is only a position in that ring.
+ *   Flow control  nghttp2 asks a stream's data provider for bytes only while the stream has
+ *                 window. A provider with nothing new returns NGHTTP2_ERR_DEFERRED and is
+ *                 resumed at the next tick, so a stream whose reader stopped (no
+ *                 WINDOW_UPDATE) just falls behind in the ring while the others go on; once
+ *                 it is history/2 frames behind it is reset (RST_STREAM CANCEL) and its
+ *                 EventSource comes back with Last-Event-ID.
+ *   Plain port    a connection starting with the HTTP/2 preface is h2c; anything else is
+ *                 served as HTTP/1.1, like sse_server (with SSE_HTTP_HEADERS).
+ *
+ * Ids and resume are sse_server's: tick k is the k-th interval since 2024-01-01T00:00:00Z,
+ * its frame depends on k alone, the ring is rebuilt from the clock at start, so a server
+ * restarted with the same --interval-ms and --history continues the sequence. Last-Event-ID
+ * L replays L+1.. from the ring; older than the ring: a "gap" event with data "L+1 O-1",
+ * then the whole ring; none or not a number: live events only.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "sse.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EPOCH_MS     1704067200000LL /* 2024-01-01T00:00:00Z */
+#define KEEPALIVE_MS 15000
+#define FRAME_CAP    128   /* "id: <20 digits>\ndata: <24-byte date>\n\n" fits */
+#define REQUEST_CAP  4096  /* HTTP/1.1: larger request headers get 431 */
+#define PRE_CAP      256   /* per-stream bytes before ring frames: head, retry, gap, keep-alive */
+#define OUT_LOW      16384 /* serialize HTTP/2 frames until this many bytes wait for the socket */
+#define READ_CAP     16384
+
+static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"; /* RFC 9113, 3.4 */
+
+static const char page[] =
+    "<!doctype html>\n<meta charset=utf-8>\n<title>sse: server date</title>\n"
+    "<h1 id=date>connecting...</h1>\n<p>last event id: <code id=last-id>none</code></p>\n"
+    "<p>protocol: <code id=proto></code></p>\n<pre id=log></pre>\n<script>\n"
+    "const log = (s) => { document.getElementById('log').textContent +=\n"
+    "    new Date().toISOString() + ' ' + s + '\\n'; };\n"
+    "const nav = performance.getEntriesByType('navigation')[0];\n"
+    "document.getElementById('proto').textContent = nav ? nav.nextHopProtocol : '?';\n"
+    "const es = new EventSource('/dates');\n"
+    "es.onopen = () => log('open');\n"
+    "es.onerror = () => log(es.readyState === EventSource.CONNECTING ? 'error, reconnecting'\n"
+    "                                                                 : 'error, closed');\n"
+    "es.onmessage = (e) => {\n"
+    "    document.getElementById('date').textContent = e.data;\n"
+    "    document.getElementById('last-id').textContent = e.lastEventId;\n"
+    "};\n"
+    "es.addEventListener('gap', (e) => log('missed events ' + e.data));\n"
+    "</script>\n";
+
+/* window.received counts the sources that got an event; window.sources holds them. */
+static const char test_page[] =
+    "<!doctype html>\n<meta charset=utf-8>\n<title>sse: N EventSources</title>\n"
+    "<h1><span id=count>0</span> of <span id=total>?</span> EventSources received an event</h1>\n"
+    "<p>protocol: <code id=proto></code></p>\n<ol id=list></ol>\n<script>\n"
+    "const n = Number(new URLSearchParams(location.search).get('n')) || 10;\n"
+    "const nav = performance.getEntriesByType('navigation')[0];\n"
+    "document.getElementById('proto').textContent = nav ? nav.nextHopProtocol : '?';\n"
+    "document.getElementById('total').textContent = n;\n"
+    "window.received = 0;\n"
+    "window.sources = [];\n"
+    "for (let i = 0; i < n; i++) {\n"
+    "    const li = document.createElement('li');\n"
+    "    li.textContent = 'connecting';\n"
+    "    document.getElementById('list').appendChild(li);\n"
+    "    const es = new EventSource('/dates');\n"
+    "    let got = false;\n"
+    "    es.onopen = () => { if (!got) li.textContent = 'open'; };\n"
+    "    es.onmessage = (e) => {\n"
+    "        if (!got) {\n"
+    "            got = true;\n"
+    "            document.getElementById('count').textContent = ++window.received;\n"
+    "        }\n"
+    "        li.textContent = 'event ' + e.lastEventId + ': ' + e.data;\n"
+    "    };\n"
+    "    window.sources.push(es);\n"
+    "}\n"
+    "</script>\n";
+
+struct frame {
+    size_t len;
+    char bytes[FRAME_CAP];
+};
+
+enum route {
+    PAGE,
+    TEST_PAGE,
+    DATES,
+    NOT_FOUND,
+    BAD_METHOD
+};
+enum proto {
+    HANDSHAKE,
+    SNIFF,
+    HTTP1,
+    HTTP2
+};
+
+struct conn;
+
+/* One response: an HTTP/2 stream, or the one response of an HTTP/1.1 connection. */
+struct stream {
+    struct conn *conn;
+    struct stream *prev, *next; /* the connection's streams */
+    int32_t id;                 /* HTTP/2 stream id; 0 on HTTP/1.1 */
+    int is_get, sse, deferred, reset;
+    int has_last;  /* request had a numeric Last-Event-ID */
+    uint64_t last; /* its value */
+    char path[16]; /* up to '?', truncated: longer paths are 404 anyway */
+    char pre[PRE_CAP];
+    size_t pre_len, pre_off;
+    const char *body; /* static response body */
+    size_t body_len, body_off;
+    uint64_t pos;   /* sse: id of the next ring frame to send */
+    size_t pos_off; /* bytes of that frame already sent */
+};
+
+struct server;
+
+struct conn {
+    struct server *srv;
+    int fd, dead, want_write, close_when_sent;
+    unsigned long num; /* for the log */
+    SSL *ssl;          /* NULL: plain TCP */
+    enum proto proto;
+    char *in; /* SNIFF and HTTP1: request bytes until the request is complete */
+    size_t in_len;
+    unsigned char *out; /* bytes waiting for the socket */
+    size_t out_len, out_off, out_cap;
+    nghttp2_session *h2;
+    struct stream *streams;
+    size_t nstreams;
+};
+
+struct server {
+    unsigned interval_ms, history, max_lag, max_streams;
+    int verbose;
+    struct frame *ring; /* frame k lives in ring[k % history] */
+    uint64_t newest;    /* ring holds newest - history + 1 .. newest */
+    int64_t last_send_ms;
+    char retry[64], keepalive[32]; /* encoded once */
+    size_t retry_len, keepalive_len;
+    SSL_CTX *tls;
+    nghttp2_session_callbacks *cbs;
+    struct conn **c;
+    size_t n, cap, sse_streams, peak_streams, peak_conn_streams;
+    unsigned long accepted;
+    int paused; /* out of file descriptors: stop accepting until a connection closes */
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t tick_at(const struct server *s, int64_t ms)
+{
+    return (uint64_t)(ms - EPOCH_MS) / s->interval_ms;
+}
+
+/* Encodes tick id into its ring slot, as sse_server does: the frame depends on id alone. */
+static void make_frame(struct server *s, uint64_t id)
+{
+    struct frame *fr = &s->ring[id % s->history];
+    int64_t ms = EPOCH_MS + (int64_t)(id * s->interval_ms);
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    char date[32], ids[24];
+    sse_frame f = { 0 };
+    sse_error err;
+
+    gmtime_r(&secs, &tm);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(date + 19, sizeof date - 19, ".%03dZ", (int)(ms % 1000));
+    snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
+    f.id = ids;
+    f.id_len = strlen(ids);
+    f.data = date;
+    f.data_len = strlen(date);
+    err = sse_encode(fr->bytes, sizeof fr->bytes, &f, &fr->len);
+    if (err != SSE_OK) {
+        fprintf(stderr, "h2_server: sse_encode: %s\n", sse_strerror(err));
+        exit(1);
+    }
+}
+
+/* ---- streams: the bytes of one response ---------------------------------------------- */
+
+static int stream_has_output(const struct server *s, const struct stream *st)
+{
+    return st->pre_off < st->pre_len || st->body_off < st->body_len ||
+           (st->sse && st->pos <= s->newest);
+}
+
+/* Copies the stream's next bytes into buf (at most cap): its own bytes (head, retry, gap,
+ * keep-alive), a static body, then ring frames from st->pos. Returns the count. */
+static size_t stream_read(const struct server *s, struct stream *st, void *buf, size_t cap)
+{
+    char *out = buf;
+    size_t n = 0, k;
+
+    k = st->pre_len - st->pre_off < cap ? st->pre_len - st->pre_off : cap;
+    memcpy(out, st->pre + st->pre_off, k);
+    st->pre_off += k;
+    n += k;
+    if (st->pre_off == st->pre_len) {
+        st->pre_off = st->pre_len = 0;
+    }
+    k = st->body_len - st->body_off < cap - n ? st->body_len - st->body_off : cap - n;
+    memcpy(out + n, st->body + st->body_off, k);
+    st->body_off += k;
+    n += k;
+    while (st->sse && n < cap && st->pos <= s->newest) {
+        const struct frame *fr = &s->ring[st->pos % s->history];
+        k = fr->len - st->pos_off < cap - n ? fr->len - st->pos_off : cap - n;
+        memcpy(out + n, fr->bytes + st->pos_off, k);
+        n += k;
+        st->pos_off += k;
+        if (st->pos_off == fr->len) {
+            st->pos++;
+            st->pos_off = 0;
+        }
+    }
+    return n;
+}
+
+static void pre_append(struct stream *st, const char *bytes, size_t len)
+{
+    if (len <= sizeof st->pre - st->pre_len) {
+        memcpy(st->pre + st->pre_len, bytes, len);
+        st->pre_len += len;
+    }
+}
+
+/* Makes st an event stream: the retry frame, then where Last-Event-ID says (see the top). */
+static void start_stream(struct server *s, struct stream *st)
+{
+    uint64_t oldest = s->newest + 1 - s->history;
+
+    st->sse = 1;
+    pre_append(st, s->retry, s->retry_len);
+    st->pos = s->newest + 1; /* default: live events only */
+    if (st->has_last && st->last + 1 >= oldest && st->last <= s->newest) {
+        st->pos = st->last + 1; /* replay last+1 .. newest from the ring */
+    } else if (st->has_last && st->last + 1 < oldest) {
+        char lost[48], gap[96];
+        sse_frame f = { 0 };
+        size_t len;
+        f.type = "gap";
+        f.type_len = 3;
+        f.data = lost;
+        f.data_len =
+            (size_t)snprintf(lost, sizeof lost, "%llu %llu", (unsigned long long)(st->last + 1),
+                             (unsigned long long)(oldest - 1));
+        if (sse_encode(gap, sizeof gap, &f, &len) == SSE_OK) {
+            pre_append(st, gap, len);
+        }
+        st->pos = oldest;
+    }
+    if (++s->sse_streams > s->peak_streams) {
+        s->peak_streams = s->sse_streams;
+    }
+}
+
+static void set_path(struct stream *st, const char *v, size_t len)
+{
+    size_t i;
+    for (i = 0; i < len && i < sizeof st->path - 1 && v[i] != '?'; i++) {
+        st->path[i] = v[i];
+    }
+    st->path[i] = '\0';
+}
+
+static void set_last_id(struct stream *st, const char *v, size_t len)
+{
+    size_t i;
+    while (len > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        len--;
+    }
+    while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t')) {
+        len--;
+    }
+    st->has_last = len > 0 && len <= 19;
+    st->last = 0;
+    for (i = 0; st->has_last && i < len; i++) {
+        st->has_last = v[i] >= '0' && v[i] <= '9';
+        st->last = st->last * 10 + (uint64_t)(v[i] - '0');
+    }
+}
+
+static enum route route_of(const struct stream *st)
+{
+    if (!st->is_get) {
+        return BAD_METHOD;
+    }
+    if (strcmp(st->path, "/") == 0) {
+        return PAGE;
+    }
+    if (strcmp(st->path, "/test7") == 0) {
+        return TEST_PAGE;
+    }
+    return strcmp(st->path, "/dates") == 0 ? DATES : NOT_FOUND;
+}
+
+static const char *status_of(enum route r)
+{
+    return r == BAD_METHOD ? "405" : r == NOT_FOUND ? "404" : "200";
+}
+
+/* Sets a static response body; returns its content type. */
+static const char *set_body(struct stream *st, enum route r)
+{
+    st->body = r == PAGE        ? page
+               : r == TEST_PAGE ? test_page
+               : r == NOT_FOUND ? "not found\n"
+                                : "only GET\n";
+    st->body_len = strlen(st->body);
+    return r == PAGE || r == TEST_PAGE ? "text/html; charset=utf-8" : "text/plain";
+}
+
+static struct stream *stream_new(struct conn *c, int32_t id)
+{
+    struct stream *st = calloc(1, sizeof *st);
+    if (st == NULL) {
+        return NULL;
+    }
+    st->conn = c;
+    st->id = id;
+    st->next = c->streams;
+    if (c->streams != NULL) {
+        c->streams->prev = st;
+    }
+    c->streams = st;
+    if (++c->nstreams > c->srv->peak_conn_streams) {
+        c->srv->peak_conn_streams = c->nstreams;
+    }
+    return st;
+}
+
+static void stream_free(struct conn *c, struct stream *st)
+{
+    if (st->prev != NULL) {
+        st->prev->next = st->next;
+    } else {
+        c->streams = st->next;
+    }
+    if (st->next != NULL) {
+        st->next->prev = st->prev;
+    }
+    c->nstreams--;
+    if (st->sse) {
+        c->srv->sse_streams--;
+    }
+    free(st);
+}
+
+/* ---- HTTP/2 (nghttp2) ---------------------------------------------------------------- */
+
+/* The data provider: nghttp2 calls it when the stream may send (it has window). */
+static ssize_t on_read(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length,
+                       uint32_t *flags, nghttp2_data_source *source, void *user)
+{
+    struct conn *c = user;
+    struct stream *st = source->ptr;
+    size_t n;
+
+    (void)session;
+    (void)id;
+    if (st->reset) {
+        return NGHTTP2_ERR_DEFERRED; /* RST_STREAM is queued: send nothing more */
+    }
+    n = stream_read(c->srv, st, buf, length);
+    if (!st->sse && st->body_off == st->body_len) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return (ssize_t)n;
+    }
+    if (n == 0) {
+        st->deferred = 1; /* nothing new: wake_stream() resumes it at the next tick */
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    return (ssize_t)n;
+}
+
+static void wake_stream(struct stream *st)
+{
+    if (st->deferred && !st->reset) {
+        st->deferred = 0;
+        nghttp2_session_resume_data(st->conn->h2, st->id);
+    }
+}
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+    struct stream *st;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+        return 0;
+    }
+    st = stream_new(user, frame->hd.stream_id);
+    if (st == NULL) {
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets this stream only */
+    }
+    nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st);
+    return 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user)
+{
+    struct stream *st = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+    const char *v = (const char *)value;
+
+    (void)flags;
+    (void)user;
+    if (st == NULL || frame->hd.type != NGHTTP2_HEADERS) {
+        return 0;
+    }
+    /* nghttp2 has checked the names: lowercase, pseudo-headers first */
+    if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
+        st->is_get = valuelen == 3 && memcmp(v, "GET", 3) == 0;
+    } else if (namelen == 5 && memcmp(name, ":path", 5) == 0) {
+        set_path(st, v, valuelen);
+    } else if (namelen == 13 && memcmp(name, "last-event-id", 13) == 0) {
+        set_last_id(st, v, valuelen);
+    }
+    return 0;
+}
+
+#define NV(name, value)                                                         \
+    {                                                                           \
+        (uint8_t *)(name), (uint8_t *)(value), sizeof(name) - 1, strlen(value), \
+            NGHTTP2_NV_FLAG_NONE                                                \
+    }
+
+static void respond_h2(struct conn *c, struct stream *st)
+{
+    enum route r = route_of(st);
+    const char *type = SSE_CONTENT_TYPE;
+    nghttp2_data_provider dp;
+
+    if (r == DATES) {
+        start_stream(c->srv, st);
+    } else {
+        type = set_body(st, r);
+    }
+    {
+        /* no Connection header: HTTP/2 forbids it (RFC 9113, 8.2.2) */
+        nghttp2_nv nv[] = { NV(":status", status_of(r)), NV("content-type", type),
+                            NV("cache-control", "no-cache") };
+        dp.source.ptr = st;
+        dp.read_callback = on_read;
+        nghttp2_submit_response(c->h2, st->id, nv, sizeof nv / sizeof nv[0], &dp);
+    }
+    if (c->srv->verbose) {
+        fprintf(stderr, "h2_server: conn %lu h2 stream %d: %s %s last-event-id %lld -> %s\n",
+                c->num, (int)st->id, st->is_get ? "GET" : "(not GET)", st->path,
+                st->has_last ? (long long)st->last : -1LL, status_of(r));
+    }
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user)
+{
+    struct stream *st;
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) { /* the request is complete */
+        st = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+        if (st != NULL) {
+            respond_h2(user, st);
+        }
+    }
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code, void *user)
+{
+    struct stream *st = nghttp2_session_get_stream_user_data(session, id);
+    (void)error_code;
+    if (st != NULL) {
+        stream_free(user, st);
+    }
+    return 0;
+}
+
+static int start_h2(struct conn *c)
+{
+    nghttp2_settings_entry iv[1];
+    iv[0].settings_id = NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS;
+    iv[0].value = c->srv->max_streams;
+    if (nghttp2_session_server_new(&c->h2, c->srv->cbs, c) != 0) {
+        return -1;
+    }
+    c->proto = HTTP2;
+    return nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 1) == 0 ? 0 : -1;
+}
+
+/* ---- HTTP/1.1 ------------------------------------------------------------------------ */
+
+/* Handles the request in c->in once its head is complete (as sse_server does). */
+static int h1_input(struct conn *c)
+{
+    char *line = c->in, *end, *path, *sp;
+    struct stream *st;
+    enum route r;
+
+    if (c->streams != NULL) {
+        c->in_len = 0; /* one request per connection: the rest is dropped */
+        return 0;
+    }
+    c->in[c->in_len] = '\0';
+    if (strstr(c->in, "\r\n\r\n") == NULL) {
+        return c->in_len == REQUEST_CAP - 1 ? -1 : 0; /* too large: close */
+    }
+    if ((st = stream_new(c, 0)) == NULL) {
+        return -1;
+    }
+    end = strstr(line, "\r\n");
+    *end = '\0';
+    path = strchr(line, ' ');
+    sp = path ? strchr(path + 1, ' ') : NULL;
+    if (path != NULL && sp != NULL) {
+        st->is_get = path - line == 3 && memcmp(line, "GET", 3) == 0;
+        set_path(st, path + 1, (size_t)(sp - path - 1));
+    }
+    for (line = end + 2; *line != '\r' && *line != '\0'; line = end + 2) {
+        end = strstr(line, "\r\n");
+        if (strncasecmp(line, "Last-Event-ID:", 14) == 0) {
+            set_last_id(st, line + 14, (size_t)(end - line - 14));
+        }
+    }
+    r = route_of(st);
+    if (r == DATES) {
+        static const char head[] = "HTTP/1.1 200 OK\r\n" SSE_HTTP_HEADERS "\r\n";
+        pre_append(st, head, sizeof head - 1);
+        start_stream(c->srv, st);
+    } else {
+        const char *type = set_body(st, r);
+        st->pre_len = (size_t)snprintf(st->pre, sizeof st->pre,
+                                       "HTTP/1.1 %s %s\r\nContent-Type: %s\r\n"
+                                       "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                                       status_of(r),
+                                       r == BAD_METHOD  ? "Method Not Allowed"
+                                       : r == NOT_FOUND ? "Not Found"
+                                                        : "OK",
+                                       type, st->body_len);
+        c->close_when_sent = 1;
+    }
+    if (c->srv->verbose) {
+        fprintf(stderr, "h2_server: conn %lu http/1.1: %s %s last-event-id %lld -> %s\n", c->num,
+                st->is_get ? "GET" : "(not GET)", st->path,
+                st->has_last ? (long long)st->last : -1LL, status_of(r));
+    }
+    c->in_len = 0;
+    return 0;
+}
+
+/* ---- connections: bytes in and out, plain or TLS ------------------------------------- */
+
+/* Returns the bytes written, 0 when the socket takes nothing now, -1 on error. */
+static ssize_t tx_write(struct conn *c, const void *buf, size_t len)
+{
+    int w;
+    if (c->ssl == NULL) {
+        ssize_t n = write(c->fd, buf, len);
+        if (n < 0) {
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        }
+        return n;
+    }
+    w = SSL_write(c->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+    if (w > 0) {
+        return w;
+    }
+    switch (SSL_get_error(c->ssl, w)) {
+    case SSL_ERROR_WANT_WRITE: c->want_write = 1; return 0;
+    case SSL_ERROR_WANT_READ: return 0;
+    default: return -1;
+    }
+}
+
+/* Returns the bytes read, 0 when none are there now, -1 at the end or on error. */
+static ssize_t tx_read(struct conn *c, void *buf, size_t cap)
+{
+    int r;
+    if (c->ssl == NULL) {
+        ssize_t n = read(c->fd, buf, cap);
+        if (n < 0) {
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        }
+        return n == 0 ? -1 : n;
+    }
+    r = SSL_read(c->ssl, buf, cap > INT_MAX ? INT_MAX : (int)cap);
+    if (r > 0) {
+        return r;
+    }
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ: return 0;
+    case SSL_ERROR_WANT_WRITE: c->want_write = 1; return 0;
+    default: return -1; /* close_notify, reset, or a TLS error */
+    }
+}
+
+static int reserve(struct conn *c, size_t len)
+{
+    if (c->out_cap - c->out_len < len) {
+        size_t cap = c->out_len + len > 2 * c->out_cap ? c->out_len + len : 2 * c->out_cap;
+        unsigned char *grown = realloc(c->out, cap);
+        if (grown == NULL) {
+            return -1;
+        }
+        c->out = grown;
+        c->out_cap = cap;
+    }
+    return 0;
+}
+
+/* Fills c->out with what the connection has to send next. */
+static int fill(struct conn *c)
+{
+    if (c->proto == HTTP2) {
+        while (c->out_len < OUT_LOW) {
+            const uint8_t *data;
+            ssize_t n = nghttp2_session_mem_send(c->h2, &data); /* frames, one at a time */
+            if (n < 0 || (n > 0 && reserve(c, (size_t)n) < 0)) {
+                return -1;
+            }
+            if (n == 0) {
+                break;
+            }
+            memcpy(c->out + c->out_len, data, (size_t)n);
+            c->out_len += (size_t)n;
+        }
+    } else if (c->proto == HTTP1 && c->streams != NULL) {
+        if (reserve(c, OUT_LOW) < 0) {
+            return -1;
+        }
+        c->out_len = stream_read(c->srv, c->streams, c->out, OUT_LOW);
+    }
+    return 0;
+}
+
+/* Sends what the socket takes. Returns -1 when the connection must be closed (an error,
+ * a plain response fully sent, or an HTTP/2 session that is over). */
+static int flush(struct conn *c)
+{
+    if (c->proto == HANDSHAKE) {
+        return 0; /* handshake() alone drives the socket until then */
+    }
+    c->want_write = 0;
+    for (;;) {
+        if (c->out_off < c->out_len) {
+            ssize_t w = tx_write(c, c->out + c->out_off, c->out_len - c->out_off);
+            if (w <= 0) {
+                return (int)w; /* 0: the socket is full, poll says when to go on */
+            }
+            c->out_off += (size_t)w;
+            continue;
+        }
+        c->out_off = c->out_len = 0;
+        if (fill(c) < 0) {
+            return -1;
+        }
+        if (c->out_len == 0) {
+            break;
+        }
+    }
+    if (c->proto == HTTP1 && c->close_when_sent) {
+        return -1;
+    }
+    if (c->proto == HTTP2 && !nghttp2_session_want_read(c->h2) &&
+        !nghttp2_session_want_write(c->h2)) {
+        return -1;
+    }
+    return 0;
+}
+
+static int handshake(struct conn *c)
+{
+    int r = SSL_do_handshake(c->ssl);
+    const unsigned char *alpn = NULL;
+    unsigned alpn_len = 0;
+
+    c->want_write = 0;
+    if (r != 1) {
+        switch (SSL_get_error(c->ssl, r)) {
+        case SSL_ERROR_WANT_READ: return 0;
+        case SSL_ERROR_WANT_WRITE: c->want_write = 1; return 0;
+        default: return -1;
+        }
+    }
+    SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+    if (c->srv->verbose) {
+        fprintf(stderr, "h2_server: conn %lu TLS %s, ALPN %.*s\n", c->num, SSL_get_version(c->ssl),
+                alpn_len ? (int)alpn_len : 4, alpn_len ? (const char *)alpn : "none");
+    }
+    if (alpn_len == 2 && memcmp(alpn, "h2", 2) == 0) {
+        return start_h2(c);
+    }
+    c->proto = HTTP1;
+    return 0;
+}
+
+/* Takes bytes that arrived. */
+static int on_bytes(struct conn *c, const char *data, size_t len)
+{
+    if (c->proto == HTTP2) {
+        return nghttp2_session_mem_recv(c->h2, (const uint8_t *)data, len) < 0 ? -1 : 0;
+    }
+    if (len > REQUEST_CAP - 1 - c->in_len) {
+        len = REQUEST_CAP - 1 - c->in_len;
+    }
+    memcpy(c->in + c->in_len, data, len);
+    c->in_len += len;
+    if (c->proto == SNIFF) { /* plain port: the HTTP/2 preface means h2c */
+        size_t k = c->in_len < sizeof preface - 1 ? c->in_len : sizeof preface - 1;
+        if (memcmp(c->in, preface, k) != 0) {
+            c->proto = HTTP1;
+        } else if (k < sizeof preface - 1) {
+            return 0; /* too early to tell */
+        } else {
+            if (c->srv->verbose) {
+                fprintf(stderr, "h2_server: conn %lu h2c (prior knowledge)\n", c->num);
+            }
+            if (start_h2(c) < 0 ||
+                nghttp2_session_mem_recv(c->h2, (const uint8_t *)c->in, c->in_len) < 0) {
+                return -1;
+            }
+            c->in_len = 0;
+            return 0;
+        }
+    }
+    return h1_input(c);
+}
+
+static int on_readable(struct conn *c)
+{
+    char buf[READ_CAP];
+    if (c->proto == HANDSHAKE) {
+        if (handshake(c) < 0) {
+            return -1;
+        }
+        if (c->proto == HANDSHAKE) {
+            return 0; /* more round trips to go */
+        }
+    }
+    for (;;) {
+        ssize_t r = tx_read(c, buf, sizeof buf);
+        if (r < 0) {
+            return -1;
+        }
+        if (r == 0) {
+            break;
+        }
+        if (on_bytes(c, buf, (size_t)r) < 0) {
+            return -1;
+        }
+    }
+    return flush(c);
+}
+
+static void conn_close(struct server *s, struct conn *c)
+{
+    if (c->h2 != NULL) {
+        nghttp2_session_del(c->h2); /* calls no callback: free our streams below */
+    }
+    while (c->streams != NULL) {
+        stream_free(c, c->streams);
+    }
+    if (c->ssl != NULL) {
+        SSL_free(c->ssl);
+    }
+    if (s->verbose) {
+        fprintf(stderr, "h2_server: conn %lu closed\n", c->num);
+    }
+    close(c->fd);
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+static void sweep(struct server *s)
+{
+    size_t i;
+    for (i = s->n; i-- > 0;) {
+        if (s->c[i]->dead) {
+            conn_close(s, s->c[i]);
+            s->c[i] = s->c[--s->n];
+            s->paused = 0;
+        }
+    }
+}
+
+static void accept_all(struct server *s, int lfd)
+{
+    for (;;) {
+        int one = 1, fd = accept(lfd, NULL, NULL);
+        struct conn *c;
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                fprintf(stderr, "h2_server: accept: %s\n", strerror(errno));
+                s->paused = 1;
+            }
+            return;
+        }
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (s->n == s->cap) {
+            size_t cap = s->cap ? 2 * s->cap : 64;
+            struct conn **grown = realloc(s->c, cap * sizeof *grown);
+            if (grown != NULL) {
+                s->c = grown;
+                s->cap = cap;
+            }
+        }
+        c = calloc(1, sizeof *c);
+        if (c != NULL) {
+            c->srv = s;
+            c->fd = fd;
+            c->num = ++s->accepted;
+            c->proto = s->tls ? HANDSHAKE : SNIFF;
+            c->in = malloc(REQUEST_CAP);
+            if (c->in != NULL && s->tls != NULL && (c->ssl = SSL_new(s->tls)) != NULL) {
+                SSL_set_fd(c->ssl, fd);
+                SSL_set_accept_state(c->ssl);
+            }
+        }
+        if (c == NULL || c->in == NULL || (s->tls != NULL && c->ssl == NULL) || s->n == s->cap) {
+            if (c != NULL) {
+                free(c->in);
+                free(c);
+            }
+            close(fd);
+            continue;
+        }
+        if (s->verbose) {
+            fprintf(stderr, "h2_server: conn %lu accepted\n", c->num);
+        }
+        s->c[s->n++] = c;
+    }
+}
+
+/* ---- ticks --------------------------------------------------------------------------- */
+
+/* Adds the frames that fell due and wakes every stream. A stream max_lag frames behind is
+ * reset (HTTP/2: its reader stopped, flow control held it back) or its connection closed
+ * (the socket itself is stuck); the client resumes with Last-Event-ID. */
+static void broadcast(struct server *s, int64_t now)
+{
+    uint64_t due = tick_at(s, now);
+    size_t i;
+
+    if (due - s->newest > s->history) { /* clock jumped: skip what no ring can hold */
+        s->newest = due - s->history;
+    }
+    while (s->newest < due) {
+        make_frame(s, ++s->newest);
+    }
+    for (i = 0; i < s->n; i++) {
+        struct conn *c = s->c[i];
+        struct stream *st;
+        for (st = c->streams; st != NULL && !c->dead; st = st->next) {
+            if (!st->sse || st->reset) {
+                continue;
+            }
+            if (s->newest + 1 - st->pos <= s->max_lag) {
+                if (c->proto == HTTP2) {
+                    wake_stream(st);
+                }
+                continue;
+            }
+            fprintf(stderr, "h2_server: conn %lu stream %d is %llu events behind, %s\n", c->num,
+                    (int)st->id, (unsigned long long)(s->newest + 1 - st->pos),
+                    c->proto == HTTP2 && c->out_off == c->out_len ? "resetting it"
+                                                                  : "closing the connection");
+            if (c->proto == HTTP2 && c->out_off == c->out_len) {
+                st->reset = 1;
+                nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+            } else {
+                c->dead = 1;
+            }
+        }
+        if (!c->dead && flush(c) < 0) {
+            c->dead = 1;
+        }
+    }
+    s->last_send_ms = now;
+}
+
+static void keep_alive(struct server *s, int64_t now)
+{
+    size_t i;
+    for (i = 0; i < s->n; i++) {
+        struct conn *c = s->c[i];
+        struct stream *st;
+        for (st = c->streams; st != NULL; st = st->next) {
+            if (st->sse && !st->reset && !stream_has_output(s, st)) {
+                pre_append(st, s->keepalive, s->keepalive_len);
+                if (c->proto == HTTP2) {
+                    wake_stream(st);
+                }
+            }
+        }
+        if (flush(c) < 0) {
+            c->dead = 1;
+        }
+    }
+    s->last_send_ms = now;
+}
+
+/* ---- set-up -------------------------------------------------------------------------- */
+
+/* ALPN: h2 when the client offers it, else http/1.1 (server preference order). */
+static int on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                   const unsigned char *in, unsigned inlen, void *arg)
+{
+    static const unsigned char ours[] = "\x02h2\x08http/1.1";
+    (void)ssl;
+    (void)arg;
+    if (SSL_select_next_proto((unsigned char **)out, outlen, ours, sizeof ours - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED) {
+        return SSL_TLSEXT_ERR_NOACK; /* no common protocol: go on without ALPN (HTTP/1.1) */
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *tls_context(const char *cert, const char *key)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        fprintf(stderr, "h2_server: TLS set-up with %s and %s failed:\n", cert, key);
+        ERR_print_errors_fp(stderr);
+        exit(1);
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    /* nonblocking writes may be partial and retried from a moved buffer */
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_alpn_select_cb(ctx, on_alpn, NULL);
+    return ctx;
+}
+
+static int listen_on(unsigned port, int tls)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+        fprintf(stderr, "h2_server: port %u: %s\n", port, strerror(errno));
+        exit(1);
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    printf("listening on %s://127.0.0.1:%u/\n", tls ? "https" : "http",
+           (unsigned)ntohs(sa.sin_port));
+    fflush(stdout);
+    return fd;
+}
+
+static unsigned arg(int argc, char **argv, int *i, unsigned min, unsigned max)
+{
+    char *end;
+    unsigned long v = *i + 1 < argc ? strtoul(argv[*i + 1], &end, 10) : 0;
+    if (*i + 1 >= argc || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "h2_server: %s needs a number from %u to %u\n", argv[*i], min, max);
+        exit(2);
+    }
+    ++*i;
+    return (unsigned)v;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: h2_server [--port P] [--interval-ms MS] [--history N] "
+                    "[--retry-ms MS] [--max-streams N] [--cert FILE --key FILE] [-v]\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    struct server s;
+    struct sigaction sa;
+    struct rlimit rl;
+    struct pollfd *pfd = NULL;
+    size_t npfd = 0, i;
+    unsigned port = 8080, retry_ms = 1000;
+    const char *cert = NULL, *key = NULL;
+    sse_frame f = { 0 };
+    int lfd, a;
+    uint64_t id;
+
+    memset(&s, 0, sizeof s);
+    s.interval_ms = 1000;
+    s.history = 64;
+    s.max_streams = 1000;
+    for (a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--port") == 0) {
+            port = arg(argc, argv, &a, 0, 65535);
+        } else if (strcmp(argv[a], "--interval-ms") == 0) {
+            s.interval_ms = arg(argc, argv, &a, 1, 3600000);
+        } else if (strcmp(argv[a], "--history") == 0) {
+            s.history = arg(argc, argv, &a, 2, 1000000);
+        } else if (strcmp(argv[a], "--retry-ms") == 0) {
+            retry_ms = arg(argc, argv, &a, 0, 3600000);
+        } else if (strcmp(argv[a], "--max-streams") == 0) {
+            s.max_streams = arg(argc, argv, &a, 1, 1000000);
+        } else if (strcmp(argv[a], "--cert") == 0 && a + 1 < argc) {
+            cert = argv[++a];
+        } else if (strcmp(argv[a], "--key") == 0 && a + 1 < argc) {
+            key = argv[++a];
+        } else if (strcmp(argv[a], "-v") == 0) {
+            s.verbose = 1;
+        } else {
+            usage();
+        }
+    }
+    if ((cert == NULL) != (key == NULL)) {
+        usage();
+    }
+    s.max_lag = s.history / 2;
+    if (cert != NULL) {
+        s.tls = tls_context(cert, key);
+    }
+
+    /* One fd per connection: allow as many as the hard limit does. */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns EINTR */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a closed peer is an EPIPE from write, not a signal */
+
+    if (nghttp2_session_callbacks_new(&s.cbs) != 0) {
+        return 1;
+    }
+    nghttp2_session_callbacks_set_on_begin_headers_callback(s.cbs, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(s.cbs, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(s.cbs, on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(s.cbs, on_stream_close);
+
+    f.has_retry = 1;
+    f.retry = retry_ms;
+    sse_encode(s.retry, sizeof s.retry, &f, &s.retry_len); /* "retry: N\n\n" */
+    memset(&f, 0, sizeof f);
+    f.comment = "keep-alive";
+    f.comment_len = 10;
+    sse_encode(s.keepalive, sizeof s.keepalive, &f, &s.keepalive_len); /* ": keep-alive\n" */
+
+    /* Rebuild the ring from the clock: the last `history` ticks, as a previous run sent. */
+    s.ring = malloc(s.history * sizeof *s.ring);
+    if (s.ring == NULL) {
+        return 1;
+    }
+    s.last_send_ms = now_ms();
+    s.newest = tick_at(&s, s.last_send_ms);
+    if (s.newest < s.history) {
+        s.newest = s.history; /* only with a huge interval: ids start above the ring */
+    }
+    for (id = s.newest + 1 - s.history; id <= s.newest; id++) {
+        make_frame(&s, id);
+    }
+    lfd = listen_on(port, s.tls != NULL);
+
+    while (!stop) {
+        int64_t now = now_ms(), next_tick, timeout;
+        size_t n = 0;
+
+        if (tick_at(&s, now) > s.newest) {
+            broadcast(&s, now);
+        } else if (now - s.last_send_ms >= KEEPALIVE_MS) {
+            keep_alive(&s, now);
+        }
+        sweep(&s);
+        next_tick = EPOCH_MS + (int64_t)((s.newest + 1) * s.interval_ms);
+        timeout = next_tick - now;
+        if (s.last_send_ms + KEEPALIVE_MS - now < timeout) {
+            timeout = s.last_send_ms + KEEPALIVE_MS - now;
+        }
+        timeout = timeout < 0 ? 0 : timeout > 1000 ? 1000 : timeout;
+
+        if (npfd < s.n + 1) {
+            npfd = 2 * (s.n + 1);
+            free(pfd);
+            pfd = malloc(npfd * sizeof *pfd);
+            if (pfd == NULL) {
+                return 1;
+            }
+        }
+        pfd[n].fd = s.paused ? -1 : lfd; /* poll ignores a negative fd */
+        pfd[n++].events = POLLIN;
+        for (i = 0; i < s.n; i++) {
+            struct conn *c = s.c[i];
+            pfd[n].fd = c->fd;
+            pfd[n++].events =
+                (short)(POLLIN | (c->out_off < c->out_len || c->want_write ? POLLOUT : 0));
+        }
+        if (poll(pfd, (nfds_t)n, (int)timeout) < 0) {
+            continue; /* EINTR: a signal, or time to tick */
+        }
+        for (i = 0; i < s.n; i++) { /* pfd[i + 1] belongs to s.c[i] */
+            struct conn *c = s.c[i];
+            short re = pfd[i + 1].revents;
+            if ((re & (POLLIN | POLLHUP | POLLERR)) || (re && c->proto == HANDSHAKE)) {
+                c->dead = on_readable(c) < 0;
+            } else if ((re & POLLOUT) && flush(c) < 0) {
+                c->dead = 1;
+            }
+        }
+        sweep(&s);
+        if (pfd[0].revents & POLLIN) {
+            accept_all(&s, lfd);
+        }
+    }
+
+    fprintf(stderr,
+            "h2_server: shutting down, closing %zu connections; peak: %zu event streams, "
+            "%zu streams on one connection\n",
+            s.n, s.peak_streams, s.peak_conn_streams);
+    for (i = 0; i < s.n; i++) { /* GOAWAY, then a last try to send it */
+        struct conn *c = s.c[i];
+        if (c->proto == HTTP2) {
+            nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
+            flush(c);
+        }
+        if (c->ssl != NULL && c->proto != HANDSHAKE) {
+            SSL_shutdown(c->ssl);
+        }
+        c->dead = 1;
+    }
+    sweep(&s);
+    close(lfd);
+    nghttp2_session_callbacks_del(s.cbs);
+    SSL_CTX_free(s.tls); /* NULL is fine */
+    free(s.c);
+    free(s.ring);
+    free(pfd);
+    return 0;
+}
