@@ -18,12 +18,15 @@ stage() { printf '\n==== %s\n' "$*"; }
 
 # --- 0. what is missing -----------------------------------------------------------
 pkgs=(cmake make gcc g++ clang libclang-rt-14-dev libcmocka-dev valgrind clang-tidy cppcheck
-      python3 nodejs npm chromium libcurl4-openssl-dev libmicrohttpd-dev pkg-config
+      python3 chromium libcurl4-openssl-dev libmicrohttpd-dev pkg-config
       libnghttp2-dev libssl-dev openssl curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# node and npm by command: some machines carry a Node.js build that bundles npm
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   stage "installing: ${missing[*]}"
   sudo=; [ "$(id -u)" = 0 ] || sudo=sudo

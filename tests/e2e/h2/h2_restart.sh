@@ -23,7 +23,7 @@ else
 fi
 start first "$server" --port 0 $args
 
-
+: >"$TMP/events.txt" # exists before the loop below reads it (the client opens it later)
 timeout 30 "$client" $cargs --max-events $EVENTS "$scheme://127.0.0.1:$PORT/dates" \
     >"$TMP/events.txt" 2>"$TMP/client.err" &
 cpid=$!
