@@ -692,7 +692,12 @@ static int line(ctx *c, const char *s, size_t n)
         c->zc = v;
         return 0;
     }
-    if (clean && f == F_DATA && !(p->priv.options & SSE_OPT_PIECES)) {
+    if (clean && f == F_DATA && (p->priv.options & SSE_OPT_PIECES)) {
+        /* a further line (the first went zero-copy above): no second UTF-8 check */
+        p->priv.field = F_DATA;
+        return out_data(c, "\n", 1) || out_data(c, v, vn);
+    }
+    if (clean && f == F_DATA) {
         /* one room check for separator and value, then one copy */
         size_t sep = (p->priv.flags & FL_HAS_DATA) ? 1 : 0;
         materialize(c);
