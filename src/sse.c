@@ -646,7 +646,7 @@ static int line(ctx *c, const char *s, size_t n)
 {
     sse_parser *p = c->p;
     const char *colon, *v;
-    size_t vn, k;
+    size_t vn;
     unsigned f;
     int clean;
     if (p->priv.state != ST_NAME || p->priv.name_len != 0) {
@@ -659,6 +659,7 @@ static int line(ctx *c, const char *s, size_t n)
         colon = s + 4;
         f = F_DATA;
     } else {
+        size_t k;
         for (k = 0; k < n && k < 6 && s[k] != ':'; k++) { /* names we know are short */
         }
         colon = k < n && s[k] == ':' ? s + k : NULL;
@@ -732,10 +733,16 @@ static int line(ctx *c, const char *s, size_t n)
     return field_begin(c, f) || value(c, v, vn) || field_end(c);
 }
 
-/* Drops one leading BOM; bytes of a BOM that was not one go on as line bytes. */
-static int bom(ctx *c, const char **s, const char *end)
+/* The bytes of a BOM that was not one begin the first line's field name (none is ':'). */
+static void bom_as_name(sse_parser *p)
 {
-    sse_parser *p = c->p;
+    memcpy(p->priv.name, BOM, p->priv.bom);
+    p->priv.name_len = p->priv.bom;
+}
+
+/* Drops one leading BOM; bytes of a BOM that was not one go on as line bytes. */
+static void bom(sse_parser *p, const char **s, const char *end)
+{
     while (*s < end && p->priv.state == ST_BOM) {
         if (**s == BOM[p->priv.bom]) {
             (*s)++;
@@ -744,12 +751,9 @@ static int bom(ctx *c, const char **s, const char *end)
             }
         } else {
             p->priv.state = ST_NAME;
-            if (p->priv.bom && line_part(c, BOM, p->priv.bom)) {
-                return 1;
-            }
+            bom_as_name(p);
         }
     }
-    return 0;
 }
 
 /* Prepares for a new connection: the block and any partial line go. */
@@ -819,8 +823,8 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
     c.zc = NULL;
     c.end = d + len;
     c.ok = d;
-    if (p->priv.state == ST_BOM && bom(&c, &s, d + len)) {
-        return SSE_ERR_STOPPED;
+    if (p->priv.state == ST_BOM) {
+        bom(p, &s, d + len);
     }
     at = (size_t)(s - d);
     if ((p->priv.flags & FL_AFTER_CR) && at < len) { /* the LF of a CR LF cut by the chunk */
@@ -883,11 +887,11 @@ sse_error sse_parser_finish(sse_parser *p, sse_event_cb cb, void *user)
     c.ok = NULL;
     if (p->priv.state == ST_BOM) { /* the stream was empty, or a BOM's first bytes */
         p->priv.state = ST_NAME;
-        stop = p->priv.bom && line_part(&c, BOM, p->priv.bom);
+        bom_as_name(p);
     }
     unfinished = p->priv.state != ST_NAME || p->priv.name_len != 0;
     pending = unfinished || (p->priv.flags & (FL_HAS_DATA | FL_HAS_EVENT | FL_HAS_ID | FL_ID_OVER));
-    if (!stop && pending && (p->priv.options & SSE_OPT_DISPATCH_AT_EOF)) {
+    if (pending && (p->priv.options & SSE_OPT_DISPATCH_AT_EOF)) {
         stop = (unfinished && line_end(&c)) || dispatch(&c);
         pending = 0;
     }
@@ -956,7 +960,10 @@ sse_error sse_check_response(int status, const char *content_type, size_t len)
         i++;
     }
     for (n = 0; n < sizeof want - 1; n++, i++) {
-        char ch = i < len ? content_type[i] : '\0';
+        char ch = '\0';
+        if (i < len) {
+            ch = content_type[i];
+        }
         if (ch >= 'A' && ch <= 'Z') {
             ch = (char)(ch - 'A' + 'a');
         }
