@@ -39,15 +39,13 @@
  *   Plain port    a connection starting with the HTTP/2 preface is h2c; anything else is
  *                 served as HTTP/1.1, like sse_server (with SSE_HTTP_HEADERS).
  *
- * Ids and resume are sse_server's: tick k is the k-th interval since 2024-01-01T00:00:00Z,
- * its frame depends on k alone, the ring is rebuilt from the clock at start, so a server
- * restarted with the same --interval-ms and --history continues the sequence. Last-Event-ID
- * L replays L+1.. from the ring; older than the ring: a "gap" event with data "L+1 O-1",
- * then the whole ring; none or not a number: live events only.
+ * Ids, frames, the ring, the resume rules and the demo page are sse_server's, from the feed
+ * the example servers share (dates_feed.h); this file is the transport: sockets, poll(),
+ * nghttp2, OpenSSL, and HTTP/1.1 for what is not HTTP/2.
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "sse.h"
+#include "dates_feed.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,37 +64,20 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
-#define EPOCH_MS     1704067200000LL /* 2024-01-01T00:00:00Z */
-#define KEEPALIVE_MS 15000
-#define FRAME_CAP    128   /* "id: <20 digits>\ndata: <24-byte date>\n\n" fits */
-#define REQUEST_CAP  4096  /* HTTP/1.1: larger request headers get 431 */
-#define PRE_CAP      256   /* per-stream bytes before ring frames: head, retry, gap, keep-alive */
-#define OUT_LOW      16384 /* serialize HTTP/2 frames until this many bytes wait for the socket */
-#define READ_CAP     16384
+#define REQUEST_CAP 4096  /* HTTP/1.1: larger request headers get 431 */
+#define PRE_CAP     256   /* per-stream bytes before ring frames: head, retry, gap, keep-alive */
+#define OUT_LOW     16384 /* serialize HTTP/2 frames until this many bytes wait for the socket */
+#define READ_CAP    16384
 
 static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"; /* RFC 9113, 3.4 */
 
+/* sse_server's demo page, plus the protocol the browser used (h2 or http/1.1). */
 static const char page[] =
-    "<!doctype html>\n<meta charset=utf-8>\n<title>sse: server date</title>\n"
-    "<h1 id=date>connecting...</h1>\n<p>last event id: <code id=last-id>none</code></p>\n"
-    "<p>protocol: <code id=proto></code></p>\n<pre id=log></pre>\n<script>\n"
-    "const log = (s) => { document.getElementById('log').textContent +=\n"
-    "    new Date().toISOString() + ' ' + s + '\\n'; };\n"
-    "const nav = performance.getEntriesByType('navigation')[0];\n"
-    "document.getElementById('proto').textContent = nav ? nav.nextHopProtocol : '?';\n"
-    "const es = new EventSource('/dates');\n"
-    "es.onopen = () => log('open');\n"
-    "es.onerror = () => log(es.readyState === EventSource.CONNECTING ? 'error, reconnecting'\n"
-    "                                                                 : 'error, closed');\n"
-    "es.onmessage = (e) => {\n"
-    "    document.getElementById('date').textContent = e.data;\n"
-    "    document.getElementById('last-id').textContent = e.lastEventId;\n"
-    "};\n"
-    "es.addEventListener('gap', (e) => log('missed events ' + e.data));\n"
-    "</script>\n";
+    FEED_PAGE("<p>protocol: <code id=proto></code></p>\n",
+              "const nav = performance.getEntriesByType('navigation')[0];\n"
+              "document.getElementById('proto').textContent = nav ? nav.nextHopProtocol : '?';\n");
 
 /* window.received counts the sources that got an event; window.sources holds them. */
 static const char test_page[] =
@@ -126,11 +107,6 @@ static const char test_page[] =
     "    window.sources.push(es);\n"
     "}\n"
     "</script>\n";
-
-struct frame {
-    size_t len;
-    char bytes[FRAME_CAP];
-};
 
 enum route {
     PAGE,
@@ -183,13 +159,10 @@ struct conn {
 };
 
 struct server {
-    unsigned interval_ms, history, max_lag, max_streams;
+    struct feed feed; /* options, ring, retry and keep-alive frames */
+    unsigned max_lag, max_streams;
     int verbose;
-    struct frame *ring; /* frame k lives in ring[k % history] */
-    uint64_t newest;    /* ring holds newest - history + 1 .. newest */
     int64_t last_send_ms;
-    char retry[64], keepalive[32]; /* encoded once */
-    size_t retry_len, keepalive_len;
     SSL_CTX *tls;
     nghttp2_session_callbacks *cbs;
     struct conn **c;
@@ -206,50 +179,12 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t tick_at(const struct server *s, int64_t ms)
-{
-    return (uint64_t)(ms - EPOCH_MS) / s->interval_ms;
-}
-
-/* Encodes tick id into its ring slot, as sse_server does: the frame depends on id alone. */
-static void make_frame(struct server *s, uint64_t id)
-{
-    struct frame *fr = &s->ring[id % s->history];
-    int64_t ms = EPOCH_MS + (int64_t)(id * s->interval_ms);
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    char date[32], ids[24];
-    sse_frame f = { 0 };
-    sse_error err;
-
-    gmtime_r(&secs, &tm);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(date + 19, sizeof date - 19, ".%03dZ", (int)(ms % 1000));
-    snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
-    f.id = ids;
-    f.id_len = strlen(ids);
-    f.data = date;
-    f.data_len = strlen(date);
-    err = sse_encode(fr->bytes, sizeof fr->bytes, &f, &fr->len);
-    if (err != SSE_OK) {
-        fprintf(stderr, "h2_server: sse_encode: %s\n", sse_strerror(err));
-        exit(1);
-    }
-}
-
 /* ---- streams: the bytes of one response ---------------------------------------------- */
 
 static int stream_has_output(const struct server *s, const struct stream *st)
 {
     return st->pre_off < st->pre_len || st->body_off < st->body_len ||
-           (st->sse && st->pos <= s->newest);
+           (st->sse && st->pos <= s->feed.newest);
 }
 
 /* Copies the stream's next bytes into buf (at most cap): its own bytes (head, retry, gap,
@@ -270,8 +205,8 @@ static size_t stream_read(const struct server *s, struct stream *st, void *buf, 
     memcpy(out + n, st->body + st->body_off, k);
     st->body_off += k;
     n += k;
-    while (st->sse && n < cap && st->pos <= s->newest) {
-        const struct frame *fr = &s->ring[st->pos % s->history];
+    while (st->sse && n < cap && st->pos <= s->feed.newest) {
+        const struct feed_frame *fr = feed_frame_of(&s->feed, st->pos);
         k = fr->len - st->pos_off < cap - n ? fr->len - st->pos_off : cap - n;
         memcpy(out + n, fr->bytes + st->pos_off, k);
         n += k;
@@ -284,39 +219,12 @@ static size_t stream_read(const struct server *s, struct stream *st, void *buf, 
     return n;
 }
 
-static void pre_append(struct stream *st, const char *bytes, size_t len)
-{
-    if (len <= sizeof st->pre - st->pre_len) {
-        memcpy(st->pre + st->pre_len, bytes, len);
-        st->pre_len += len;
-    }
-}
-
-/* Makes st an event stream: the retry frame, then where Last-Event-ID says (see the top). */
+/* Makes st an event stream: the retry frame, then where Last-Event-ID says. */
 static void start_stream(struct server *s, struct stream *st)
 {
-    uint64_t oldest = s->newest + 1 - s->history;
-
     st->sse = 1;
-    pre_append(st, s->retry, s->retry_len);
-    st->pos = s->newest + 1; /* default: live events only */
-    if (st->has_last && st->last + 1 >= oldest && st->last <= s->newest) {
-        st->pos = st->last + 1; /* replay last+1 .. newest from the ring */
-    } else if (st->has_last && st->last + 1 < oldest) {
-        char lost[48], gap[96];
-        sse_frame f = { 0 };
-        size_t len;
-        f.type = "gap";
-        f.type_len = 3;
-        f.data = lost;
-        f.data_len =
-            (size_t)snprintf(lost, sizeof lost, "%llu %llu", (unsigned long long)(st->last + 1),
-                             (unsigned long long)(oldest - 1));
-        if (sse_encode(gap, sizeof gap, &f, &len) == SSE_OK) {
-            pre_append(st, gap, len);
-        }
-        st->pos = oldest;
-    }
+    st->pos = feed_resume(&s->feed, s->feed.newest, st->has_last, st->last, st->pre, sizeof st->pre,
+                          &st->pre_len);
     if (++s->sse_streams > s->peak_streams) {
         s->peak_streams = s->sse_streams;
     }
@@ -333,7 +241,6 @@ static void set_path(struct stream *st, const char *v, size_t len)
 
 static void set_last_id(struct stream *st, const char *v, size_t len)
 {
-    size_t i;
     while (len > 0 && (*v == ' ' || *v == '\t')) {
         v++;
         len--;
@@ -341,12 +248,7 @@ static void set_last_id(struct stream *st, const char *v, size_t len)
     while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t')) {
         len--;
     }
-    st->has_last = len > 0 && len <= 19;
-    st->last = 0;
-    for (i = 0; st->has_last && i < len; i++) {
-        st->has_last = v[i] >= '0' && v[i] <= '9';
-        st->last = st->last * 10 + (uint64_t)(v[i] - '0');
-    }
+    st->has_last = feed_last_id(v, len, &st->last);
 }
 
 static enum route route_of(const struct stream *st)
@@ -591,7 +493,7 @@ static int h1_input(struct conn *c)
     r = route_of(st);
     if (r == DATES) {
         static const char head[] = "HTTP/1.1 200 OK\r\n" SSE_HTTP_HEADERS "\r\n";
-        pre_append(st, head, sizeof head - 1);
+        feed_append(st->pre, sizeof st->pre, &st->pre_len, head, sizeof head - 1);
         start_stream(c->srv, st);
     } else {
         const char *type = set_body(st, r);
@@ -906,15 +808,11 @@ static void accept_all(struct server *s, int lfd)
  * (the socket itself is stuck); the client resumes with Last-Event-ID. */
 static void broadcast(struct server *s, int64_t now)
 {
-    uint64_t due = tick_at(s, now);
+    uint64_t newest;
     size_t i;
 
-    if (due - s->newest > s->history) { /* clock jumped: skip what no ring can hold */
-        s->newest = due - s->history;
-    }
-    while (s->newest < due) {
-        make_frame(s, ++s->newest);
-    }
+    feed_ring_advance(&s->feed, now);
+    newest = s->feed.newest;
     for (i = 0; i < s->n; i++) {
         struct conn *c = s->c[i];
         struct stream *st;
@@ -922,14 +820,14 @@ static void broadcast(struct server *s, int64_t now)
             if (!st->sse || st->reset) {
                 continue;
             }
-            if (s->newest + 1 - st->pos <= s->max_lag) {
+            if (newest + 1 - st->pos <= s->max_lag) {
                 if (c->proto == HTTP2) {
                     wake_stream(st);
                 }
                 continue;
             }
             fprintf(stderr, "h2_server: conn %lu stream %d is %llu events behind, %s\n", c->num,
-                    (int)st->id, (unsigned long long)(s->newest + 1 - st->pos),
+                    (int)st->id, (unsigned long long)(newest + 1 - st->pos),
                     c->proto == HTTP2 && c->out_off == c->out_len ? "resetting it"
                                                                   : "closing the connection");
             if (c->proto == HTTP2 && c->out_off == c->out_len) {
@@ -954,7 +852,8 @@ static void keep_alive(struct server *s, int64_t now)
         struct stream *st;
         for (st = c->streams; st != NULL; st = st->next) {
             if (st->sse && !st->reset && !stream_has_output(s, st)) {
-                pre_append(st, s->keepalive, s->keepalive_len);
+                feed_append(st->pre, sizeof st->pre, &st->pre_len, s->feed.keepalive,
+                            s->feed.keepalive_len);
                 if (c->proto == HTTP2) {
                     wake_stream(st);
                 }
@@ -1025,18 +924,6 @@ static int listen_on(unsigned port, int tls)
     return fd;
 }
 
-static unsigned arg(int argc, char **argv, int *i, unsigned min, unsigned max)
-{
-    char *end;
-    unsigned long v = *i + 1 < argc ? strtoul(argv[*i + 1], &end, 10) : 0;
-    if (*i + 1 >= argc || *end != '\0' || v < min || v > max) {
-        fprintf(stderr, "h2_server: %s needs a number from %u to %u\n", argv[*i], min, max);
-        exit(2);
-    }
-    ++*i;
-    return (unsigned)v;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: h2_server [--port P] [--interval-ms MS] [--history N] "
@@ -1051,41 +938,32 @@ int main(int argc, char **argv)
     struct rlimit rl;
     struct pollfd *pfd = NULL;
     size_t npfd = 0, i;
-    unsigned port = 8080, retry_ms = 1000;
+    unsigned port = 8080;
     const char *cert = NULL, *key = NULL;
-    sse_frame f = { 0 };
     int lfd, a;
-    uint64_t id;
 
     memset(&s, 0, sizeof s);
-    s.interval_ms = 1000;
-    s.history = 64;
+    feed_defaults(&s.feed, "h2_server");
     s.max_streams = 1000;
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--port") == 0) {
-            port = arg(argc, argv, &a, 0, 65535);
-        } else if (strcmp(argv[a], "--interval-ms") == 0) {
-            s.interval_ms = arg(argc, argv, &a, 1, 3600000);
-        } else if (strcmp(argv[a], "--history") == 0) {
-            s.history = arg(argc, argv, &a, 2, 1000000);
-        } else if (strcmp(argv[a], "--retry-ms") == 0) {
-            retry_ms = arg(argc, argv, &a, 0, 3600000);
+            port = feed_number("h2_server", argc, argv, &a, 0, 65535);
         } else if (strcmp(argv[a], "--max-streams") == 0) {
-            s.max_streams = arg(argc, argv, &a, 1, 1000000);
+            s.max_streams = feed_number("h2_server", argc, argv, &a, 1, 1000000);
         } else if (strcmp(argv[a], "--cert") == 0 && a + 1 < argc) {
             cert = argv[++a];
         } else if (strcmp(argv[a], "--key") == 0 && a + 1 < argc) {
             key = argv[++a];
         } else if (strcmp(argv[a], "-v") == 0) {
             s.verbose = 1;
-        } else {
+        } else if (!feed_option(&s.feed, argc, argv, &a)) {
             usage();
         }
     }
     if ((cert == NULL) != (key == NULL)) {
         usage();
     }
-    s.max_lag = s.history / 2;
+    s.max_lag = s.feed.history / 2;
     if (cert != NULL) {
         s.tls = tls_context(cert, key);
     }
@@ -1109,44 +987,24 @@ int main(int argc, char **argv)
     nghttp2_session_callbacks_set_on_frame_recv_callback(s.cbs, on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(s.cbs, on_stream_close);
 
-    f.has_retry = 1;
-    f.retry = retry_ms;
-    sse_encode(s.retry, sizeof s.retry, &f, &s.retry_len); /* "retry: N\n\n" */
-    memset(&f, 0, sizeof f);
-    f.comment = "keep-alive";
-    f.comment_len = 10;
-    sse_encode(s.keepalive, sizeof s.keepalive, &f, &s.keepalive_len); /* ": keep-alive\n" */
-
-    /* Rebuild the ring from the clock: the last `history` ticks, as a previous run sent. */
-    s.ring = malloc(s.history * sizeof *s.ring);
-    if (s.ring == NULL) {
+    feed_setup(&s.feed);
+    s.last_send_ms = feed_now_ms();
+    if (feed_ring_init(&s.feed, s.last_send_ms) < 0) { /* rebuilt from the clock */
         return 1;
-    }
-    s.last_send_ms = now_ms();
-    s.newest = tick_at(&s, s.last_send_ms);
-    if (s.newest < s.history) {
-        s.newest = s.history; /* only with a huge interval: ids start above the ring */
-    }
-    for (id = s.newest + 1 - s.history; id <= s.newest; id++) {
-        make_frame(&s, id);
     }
     lfd = listen_on(port, s.tls != NULL);
 
     while (!stop) {
-        int64_t now = now_ms(), next_tick, timeout;
+        int64_t now = feed_now_ms(), timeout;
         size_t n = 0;
 
-        if (tick_at(&s, now) > s.newest) {
+        if (feed_tick_at(&s.feed, now) > s.feed.newest) {
             broadcast(&s, now);
-        } else if (now - s.last_send_ms >= KEEPALIVE_MS) {
+        } else if (now - s.last_send_ms >= FEED_KEEPALIVE_MS) {
             keep_alive(&s, now);
         }
         sweep(&s);
-        next_tick = EPOCH_MS + (int64_t)((s.newest + 1) * s.interval_ms);
-        timeout = next_tick - now;
-        if (s.last_send_ms + KEEPALIVE_MS - now < timeout) {
-            timeout = s.last_send_ms + KEEPALIVE_MS - now;
-        }
+        timeout = feed_next_due(&s.feed, s.feed.newest + 1, s.last_send_ms) - now;
         timeout = timeout < 0 ? 0 : timeout > 1000 ? 1000 : timeout;
 
         if (npfd < s.n + 1) {
@@ -1203,7 +1061,7 @@ int main(int argc, char **argv)
     nghttp2_session_callbacks_del(s.cbs);
     SSL_CTX_free(s.tls); /* NULL is fine */
     free(s.c);
-    free(s.ring);
+    free(s.feed.ring);
     free(pfd);
     return 0;
 }

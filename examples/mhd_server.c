@@ -15,18 +15,16 @@
  *     shutdown. (With MHD's event-loop modes a reader must not block: it would return 0
  *     and use MHD_suspend_connection / MHD_resume_connection instead.)
  *
- * Events, ids and resume are those of sse_server: tick k is the k-th interval since
- * 2024-01-01T00:00:00Z and its data is that instant's date, so frame k depends on k
- * alone and each connection encodes the frames it needs; a restarted server continues the
- * sequence. Last-Event-ID L, with T the newest tick and O = T - history + 1:
- * none, not a number, or L > T: live events only; O-1 <= L <= T: ids L+1..T first, then
- * live; L < O-1: an event "gap" with data "L+1 O-1" (the lost ids), then O..T, then live.
+ * Events, ids and resume are those of sse_server, from the feed the example servers share
+ * (dates_feed.h): frame k depends on k alone, so each connection encodes the frames it needs
+ * and keeps no ring: the "ring" of the resume rules is the last --history ticks due at
+ * connection time.
  * A connection more than history/2 events behind (a slow reader; history while it is still
  * replaying missed events) is closed: it comes back with Last-Event-ID.
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "sse.h"
+#include "dates_feed.h"
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -42,9 +40,6 @@
 #include <time.h>
 #include <microhttpd.h>
 
-#define EPOCH_MS     1704067200000LL /* 2024-01-01T00:00:00Z */
-#define KEEPALIVE_MS 15000
-
 struct stream {
     uint64_t next;      /* id of the next event to send */
     uint64_t live_from; /* first id that was not yet due at connection time */
@@ -53,49 +48,18 @@ struct stream {
     size_t len, off;
 };
 
-static unsigned interval_ms = 1000, history = 64, retry_ms = 1000;
+static struct feed feed; /* set up in main, then only read */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER; /* broadcast at shutdown */
 static int stopping;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t tick_at(int64_t ms)
-{
-    return (uint64_t)(ms - EPOCH_MS) / interval_ms;
-}
-
-/* Appends frame f to st->buf. */
-static void put(struct stream *st, const sse_frame *f)
-{
-    size_t n;
-    if (sse_encode(st->buf + st->len, sizeof st->buf - st->len, f, &n) == SSE_OK) {
-        st->len += n;
-    }
-}
-
+/* Appends tick id's frame to st->buf. */
 static void put_tick(struct stream *st, uint64_t id)
 {
-    int64_t ms = EPOCH_MS + (int64_t)(id * interval_ms);
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    char date[32], ids[24];
-    sse_frame f = { 0 };
-
-    gmtime_r(&secs, &tm);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(date + 19, sizeof date - 19, ".%03dZ", (int)(ms % 1000));
-    snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
-    f.id = ids;
-    f.id_len = strlen(ids);
-    f.data = date;
-    f.data_len = strlen(date);
-    put(st, &f);
+    size_t n;
+    if (feed_encode_tick(&feed, id, st->buf + st->len, sizeof st->buf - st->len, &n) == SSE_OK) {
+        st->len += n;
+    }
 }
 
 /* MHD asks for up to max bytes of body. Returns how many it wrote into buf, or ends the
@@ -117,10 +81,10 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
             return (ssize_t)n;
         }
         st->off = st->len = 0;
-        now = now_ms();
-        due = tick_at(now);
+        now = feed_now_ms();
+        due = feed_tick_at(&feed, now);
         if (st->next <= due &&
-            due + 1 - st->next > (st->next < st->live_from ? history : history / 2)) {
+            due + 1 - st->next > (st->next < st->live_from ? feed.history : feed.history / 2)) {
             fprintf(stderr, "mhd_server: a client is %llu events behind, disconnecting\n",
                     (unsigned long long)(due + 1 - st->next));
             return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -130,19 +94,13 @@ static ssize_t read_stream(void *cls, uint64_t pos, char *buf, size_t max)
             st->last_ms = now;
             continue;
         }
-        if (now - st->last_ms >= KEEPALIVE_MS) {
-            sse_frame f = { 0 };
-            f.comment = "keep-alive";
-            f.comment_len = 10;
-            put(st, &f);
+        if (now - st->last_ms >= FEED_KEEPALIVE_MS) {
+            feed_append(st->buf, sizeof st->buf, &st->len, feed.keepalive, feed.keepalive_len);
             st->last_ms = now;
             continue;
         }
         /* Sleep until the next tick or keep-alive, or until shutdown. */
-        wait_until = EPOCH_MS + (int64_t)(st->next * interval_ms);
-        if (st->last_ms + KEEPALIVE_MS < wait_until) {
-            wait_until = st->last_ms + KEEPALIVE_MS;
-        }
+        wait_until = feed_next_due(&feed, st->next, st->last_ms);
         ts.tv_sec = (time_t)(wait_until / 1000);
         ts.tv_nsec = (long)(wait_until % 1000) * 1000000L;
         pthread_mutex_lock(&lock);
@@ -173,13 +131,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_len, void **req_cls)
 {
     const char *last_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
-    uint64_t newest = tick_at(now_ms()), oldest = newest + 1 - history, last = 0;
+    uint64_t newest = feed_tick_at(&feed, feed_now_ms()), last = 0;
+    int has_last = last_id != NULL && feed_last_id(last_id, strlen(last_id), &last);
     struct MHD_Response *r;
     struct stream *st;
-    sse_frame f = { 0 };
     enum MHD_Result ret;
-    const char *p;
-    char lost[48];
 
     (void)cls, (void)version, (void)upload, (void)upload_len, (void)req_cls;
     if (strcmp(method, "GET") != 0) {
@@ -192,29 +148,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (st == NULL) {
         return MHD_NO;
     }
-    f.has_retry = 1; /* "retry: N" at the start of every connection */
-    f.retry = retry_ms;
-    put(st, &f);
-    st->next = st->live_from = newest + 1; /* live only, unless Last-Event-ID says otherwise */
-    st->last_ms = now_ms();
-    for (p = last_id; p != NULL && *p >= '0' && *p <= '9' && p - last_id < 19; p++) {
-        last = last * 10 + (uint64_t)(*p - '0');
-    }
-    if (p != NULL && p != last_id && *p == '\0') {
-        if (last + 1 >= oldest && last <= newest) {
-            st->next = last + 1;
-        } else if (last + 1 < oldest) {
-            memset(&f, 0, sizeof f);
-            f.type = "gap";
-            f.type_len = 3;
-            f.data = lost;
-            f.data_len =
-                (size_t)snprintf(lost, sizeof lost, "%llu %llu", (unsigned long long)(last + 1),
-                                 (unsigned long long)(oldest - 1));
-            put(st, &f);
-            st->next = oldest;
-        }
-    }
+    /* the retry frame, a "gap" event if Last-Event-ID is older than history ticks */
+    st->live_from = newest + 1;
+    st->next = feed_resume(&feed, newest, has_last, last, st->buf, sizeof st->buf, &st->len);
+    st->last_ms = feed_now_ms();
     r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_stream, st, free);
     if (r == NULL) {
         free(st);
@@ -227,18 +164,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ret;
 }
 
-static unsigned arg(int argc, char **argv, int *i, unsigned min, unsigned max)
-{
-    char *end;
-    unsigned long v = *i + 1 < argc ? strtoul(argv[*i + 1], &end, 10) : 0;
-    if (*i + 1 >= argc || *end != '\0' || v < min || v > max) {
-        fprintf(stderr, "mhd_server: %s needs a number from %u to %u\n", argv[*i], min, max);
-        exit(2);
-    }
-    ++*i;
-    return (unsigned)v;
-}
-
 int main(int argc, char **argv)
 {
     struct sockaddr_in sa;
@@ -248,25 +173,21 @@ int main(int argc, char **argv)
     unsigned port = 8080;
     int a, sig;
 
+    feed_defaults(&feed, "mhd_server");
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--port") == 0) {
-            port = arg(argc, argv, &a, 0, 65535);
-        } else if (strcmp(argv[a], "--interval-ms") == 0) {
-            interval_ms = arg(argc, argv, &a, 1, 3600000);
-        } else if (strcmp(argv[a], "--history") == 0) {
-            history = arg(argc, argv, &a, 2, 1000000);
-        } else if (strcmp(argv[a], "--retry-ms") == 0) {
-            retry_ms = arg(argc, argv, &a, 0, 3600000);
-        } else {
+            port = feed_number("mhd_server", argc, argv, &a, 0, 65535);
+        } else if (!feed_option(&feed, argc, argv, &a)) {
             fprintf(stderr, "usage: mhd_server [--port P] [--interval-ms MS] [--history N] "
                             "[--retry-ms MS]\n");
             return 2;
         }
     }
-    if (tick_at(now_ms()) < history) {
+    if (feed_tick_at(&feed, feed_now_ms()) < feed.history) {
         fprintf(stderr, "mhd_server: --history larger than the ticks since 2024\n");
         return 2;
     }
+    feed_setup(&feed);
 
     /* SIGINT and SIGTERM go to sigwait() below: block them before MHD starts its threads,
      * which inherit the mask. */

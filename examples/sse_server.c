@@ -24,23 +24,13 @@
  *               reset (its queued bytes are dropped at once), the others never wait for
  *               it; it comes back with Last-Event-ID, usually still inside the ring.
  *
- * Ids: tick k is the k-th interval since 2024-01-01T00:00:00Z (wall clock) and its data is
- * the date of that instant, so frame k depends on k alone. On start the server rebuilds the
- * ring for the last N ticks from the clock: a server killed and restarted with the same
- * --interval-ms and --history continues the sequence, and a client that reconnects within
- * N intervals receives every event exactly once.
- *
- * Resume (request header Last-Event-ID = L; the ring holds ids O..T, T the newest sent):
- *   none, not a decimal number, or L > T   live events only (after T);
- *   O-1 <= L <= T                         ids L+1..T are replayed from the ring, then live;
- *   L < O-1 (older than the ring)         ids L+1..O-1 are lost: the client first receives
- *                                         an event of type "gap" with data "L+1 O-1" (the
- *                                         lost range, no id field), then the whole ring
- *                                         O..T, then live events.
+ * Ids, frames, the ring, the resume rules (Last-Event-ID; a "gap" event when it is older
+ * than the ring) and the demo page are the feed all example servers share: dates_feed.h.
+ * This file is the transport: sockets, poll(), HTTP/1.1.
  */
 #define _POSIX_C_SOURCE 200809L
 
-#include "sse.h"
+#include "dates_feed.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -56,38 +46,14 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
-#define EPOCH_MS     1704067200000LL /* 2024-01-01T00:00:00Z */
-#define KEEPALIVE_MS 15000
-#define FRAME_CAP    128  /* "id: <20 digits>\ndata: <24-byte date>\n\n" fits */
-#define REQUEST_CAP  4096 /* larger request headers get 431 */
-#define HEAD_CAP     512  /* per-client bytes: response headers, retry, gap, keep-alive */
-#define IOV_BATCH    64
-#define SNDBUF       32768 /* kernel send buffer per stream (Linux doubles it) */
+#define REQUEST_CAP 4096 /* larger request headers get 431 */
+#define HEAD_CAP    512  /* per-client bytes: response headers, retry, gap, keep-alive */
+#define IOV_BATCH   64
+#define SNDBUF      32768 /* kernel send buffer per stream (Linux doubles it) */
 
-static const char page[] =
-    "<!doctype html>\n<meta charset=utf-8>\n<title>sse: server date</title>\n"
-    "<h1 id=date>connecting...</h1>\n<p>last event id: <code id=last-id>none</code></p>\n"
-    "<pre id=log></pre>\n<script>\n"
-    "const log = (s) => { document.getElementById('log').textContent +=\n"
-    "    new Date().toISOString() + ' ' + s + '\\n'; };\n"
-    "const es = new EventSource('/dates');\n"
-    "es.onopen = () => log('open');\n"
-    "es.onerror = () => log(es.readyState === EventSource.CONNECTING ? 'error, reconnecting'\n"
-    "                                                                 : 'error, closed');\n"
-    "es.onmessage = (e) => {\n"
-    "    document.getElementById('date').textContent = e.data;\n"
-    "    document.getElementById('last-id').textContent = e.lastEventId;\n"
-    "};\n"
-    "es.addEventListener('gap', (e) => log('missed events ' + e.data));\n"
-    "</script>\n";
-
-struct frame {
-    size_t len;
-    char bytes[FRAME_CAP];
-};
+static const char page[] = FEED_PAGE("", "");
 
 enum state {
     READING,
@@ -112,12 +78,9 @@ struct client {
 };
 
 struct server {
-    unsigned interval_ms, history, max_lag;
-    struct frame *ring; /* frame k lives in ring[k % history] */
-    uint64_t newest;    /* ring holds newest - history + 1 .. newest */
+    struct feed feed; /* options, ring, retry and keep-alive frames */
+    unsigned max_lag;
     int64_t last_send_ms;
-    char retry[64]; /* the encoded retry frame */
-    size_t retry_len;
     struct client **c;
     size_t n, cap;
     int paused; /* out of file descriptors: stop accepting until a client leaves */
@@ -131,50 +94,12 @@ static void on_signal(int sig)
     stop = 1;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t tick_at(const struct server *s, int64_t ms)
-{
-    return (uint64_t)(ms - EPOCH_MS) / s->interval_ms;
-}
-
-/* Encodes tick id into its ring slot: the frame depends on id alone. */
-static void make_frame(struct server *s, uint64_t id)
-{
-    struct frame *fr = &s->ring[id % s->history];
-    int64_t ms = EPOCH_MS + (int64_t)(id * s->interval_ms);
-    time_t secs = (time_t)(ms / 1000);
-    struct tm tm;
-    char date[32], ids[24];
-    sse_frame f = { 0 };
-    sse_error err;
-
-    gmtime_r(&secs, &tm);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(date + 19, sizeof date - 19, ".%03dZ", (int)(ms % 1000));
-    snprintf(ids, sizeof ids, "%llu", (unsigned long long)id);
-    f.id = ids;
-    f.id_len = strlen(ids);
-    f.data = date;
-    f.data_len = strlen(date);
-    err = sse_encode(fr->bytes, sizeof fr->bytes, &f, &fr->len);
-    if (err != SSE_OK) {
-        fprintf(stderr, "sse_server: sse_encode: %s\n", sse_strerror(err));
-        exit(1);
-    }
-}
-
 /* ---- output ------------------------------------------------------------------------- */
 
 static int has_output(const struct server *s, const struct client *c)
 {
     return c->head_off < c->head_len || c->body_off < c->body_len ||
-           (c->state == STREAMING && c->next <= s->newest);
+           (c->state == STREAMING && c->next <= s->feed.newest);
 }
 
 static void consume(struct server *s, struct client *c, size_t n)
@@ -186,7 +111,7 @@ static void consume(struct server *s, struct client *c, size_t n)
     c->body_off += k;
     n -= k;
     while (n > 0) {
-        size_t rest = s->ring[c->next % s->history].len - c->next_off;
+        size_t rest = feed_frame_of(&s->feed, c->next)->len - c->next_off;
         if (n < rest) {
             c->next_off += n;
             return;
@@ -215,10 +140,10 @@ static int flush(struct server *s, struct client *c)
             iov[n].iov_base = (void *)(c->body + c->body_off);
             iov[n++].iov_len = c->body_len - c->body_off;
         }
-        for (id = c->next; c->state == STREAMING && id <= s->newest && n < IOV_BATCH; id++) {
-            struct frame *fr = &s->ring[id % s->history];
+        for (id = c->next; c->state == STREAMING && id <= s->feed.newest && n < IOV_BATCH; id++) {
+            const struct feed_frame *fr = feed_frame_of(&s->feed, id);
             size_t off = id == c->next ? c->next_off : 0;
-            iov[n].iov_base = fr->bytes + off;
+            iov[n].iov_base = (void *)(fr->bytes + off);
             iov[n++].iov_len = fr->len - off;
         }
         for (w = 0; w < n; w++) {
@@ -249,43 +174,21 @@ static void respond(struct client *c, const char *status, const char *type, cons
                                    status, type, c->body_len);
 }
 
-static void start_stream(struct server *s, struct client *c, const char *last_id, size_t len)
+/* Makes c an event stream: the head, the retry frame, then where Last-Event-ID says. */
+static void start_stream(struct server *s, struct client *c, int has_last, uint64_t last)
 {
     static const char head[] = "HTTP/1.1 200 OK\r\n" SSE_HTTP_HEADERS "\r\n";
-    uint64_t oldest = s->newest + 1 - s->history, last = 0;
-    size_t i;
     int sndbuf = SNDBUF;
-    int numeric = last_id != NULL && len > 0 && len <= 19;
 
-    for (i = 0; numeric && i < len; i++) {
-        numeric = last_id[i] >= '0' && last_id[i] <= '9';
-        last = last * 10 + (uint64_t)(last_id[i] - '0');
-    }
     /* The kernel's send buffer is a per-client queue too, and Linux lets it grow to
      * megabytes: a client would stall for minutes before its lag showed. Cap it. */
     setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     c->state = STREAMING;
     memcpy(c->head, head, sizeof head - 1);
-    memcpy(c->head + sizeof head - 1, s->retry, s->retry_len);
-    c->head_len = sizeof head - 1 + s->retry_len;
-    c->next = c->live_from = s->newest + 1; /* default: live events only */
-    if (numeric && last + 1 >= oldest && last <= s->newest) {
-        c->next = last + 1; /* replay last+1 .. newest from the ring */
-    } else if (numeric && last + 1 < oldest) {
-        char lost[48];
-        sse_frame f = { 0 };
-        size_t n;
-        f.type = "gap";
-        f.type_len = 3;
-        f.data = lost;
-        f.data_len =
-            (size_t)snprintf(lost, sizeof lost, "%llu %llu", (unsigned long long)(last + 1),
-                             (unsigned long long)(oldest - 1));
-        if (sse_encode(c->head + c->head_len, sizeof c->head - c->head_len, &f, &n) == SSE_OK) {
-            c->head_len += n;
-        }
-        c->next = oldest;
-    }
+    c->head_len = sizeof head - 1;
+    c->live_from = s->feed.newest + 1;
+    c->next = feed_resume(&s->feed, s->feed.newest, has_last, last, c->head, sizeof c->head,
+                          &c->head_len);
 }
 
 /* Handles a complete request in c->in. */
@@ -294,6 +197,8 @@ static void route(struct server *s, struct client *c)
     char *line = c->in, *end, *path, *sp;
     const char *last_id = NULL;
     size_t last_len = 0;
+    uint64_t last = 0;
+    int has_last;
 
     end = strstr(line, "\r\n");
     *end = '\0';
@@ -321,12 +226,13 @@ static void route(struct server *s, struct client *c)
             }
         }
     }
+    has_last = last_id != NULL && feed_last_id(last_id, last_len, &last);
     if (strcmp(c->in, "GET") != 0) {
         respond(c, "405 Method Not Allowed", "text/plain", "only GET\n");
     } else if (strcmp(path, "/") == 0) {
         respond(c, "200 OK", "text/html; charset=utf-8", page);
     } else if (strcmp(path, "/dates") == 0) {
-        start_stream(s, c, last_id, last_len);
+        start_stream(s, c, has_last, last);
     } else {
         respond(c, "404 Not Found", "text/plain", "not found\n");
     }
@@ -425,27 +331,23 @@ static void accept_all(struct server *s, int lfd)
  * nobody down and resumes with Last-Event-ID. */
 static void broadcast(struct server *s, int64_t now)
 {
-    uint64_t due = tick_at(s, now);
+    uint64_t newest;
     size_t i;
 
-    if (due - s->newest > s->history) { /* clock jumped: skip what no ring can hold */
-        s->newest = due - s->history;
-    }
-    while (s->newest < due) {
-        make_frame(s, ++s->newest);
-    }
+    feed_ring_advance(&s->feed, now);
+    newest = s->feed.newest;
     for (i = 0; i < s->n; i++) {
         struct client *c = s->c[i];
         if (c->state != STREAMING) {
             continue;
         }
-        if (s->newest + 1 - c->next > s->history) {
+        if (newest + 1 - c->next > s->feed.history) {
             c->dead = RESET; /* its next frame left the ring */
         } else if (flush(s, c) < 0) {
             c->dead = 1;
-        } else if (c->next >= c->live_from && s->newest + 1 - c->next > s->max_lag) {
+        } else if (c->next >= c->live_from && newest + 1 - c->next > s->max_lag) {
             fprintf(stderr, "sse_server: client %d is %llu events behind, disconnecting\n", c->fd,
-                    (unsigned long long)(s->newest + 1 - c->next));
+                    (unsigned long long)(newest + 1 - c->next));
             c->dead = RESET;
         }
     }
@@ -454,19 +356,13 @@ static void broadcast(struct server *s, int64_t now)
 
 static void keep_alive(struct server *s, int64_t now)
 {
-    static const char comment[] = "keep-alive";
-    char frame[32];
-    size_t len, i;
-    sse_frame f = { 0 };
+    size_t i;
 
-    f.comment = comment;
-    f.comment_len = sizeof comment - 1;
-    sse_encode(frame, sizeof frame, &f, &len); /* ": keep-alive\n", encoded once */
     for (i = 0; i < s->n; i++) {
         struct client *c = s->c[i];
         if (c->state == STREAMING && !has_output(s, c)) {
-            memcpy(c->head, frame, len);
-            c->head_len = len;
+            memcpy(c->head, s->feed.keepalive, s->feed.keepalive_len);
+            c->head_len = s->feed.keepalive_len;
             c->head_off = 0;
             if (flush(s, c) < 0) {
                 c->dead = 1;
@@ -498,18 +394,6 @@ static int listen_on(unsigned port)
     return fd;
 }
 
-static unsigned arg(int argc, char **argv, int *i, unsigned min, unsigned max)
-{
-    char *end;
-    unsigned long v = *i + 1 < argc ? strtoul(argv[*i + 1], &end, 10) : 0;
-    if (*i + 1 >= argc || *end != '\0' || v < min || v > max) {
-        fprintf(stderr, "sse_server: %s needs a number from %u to %u\n", argv[*i], min, max);
-        exit(2);
-    }
-    ++*i;
-    return (unsigned)v;
-}
-
 int main(int argc, char **argv)
 {
     struct server s;
@@ -517,30 +401,21 @@ int main(int argc, char **argv)
     struct rlimit rl;
     struct pollfd *pfd = NULL;
     size_t npfd = 0, i;
-    unsigned port = 8080, retry_ms = 1000;
-    sse_frame rf = { 0 };
+    unsigned port = 8080;
     int lfd, a;
-    uint64_t id;
 
     memset(&s, 0, sizeof s);
-    s.interval_ms = 1000;
-    s.history = 64;
+    feed_defaults(&s.feed, "sse_server");
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--port") == 0) {
-            port = arg(argc, argv, &a, 0, 65535);
-        } else if (strcmp(argv[a], "--interval-ms") == 0) {
-            s.interval_ms = arg(argc, argv, &a, 1, 3600000);
-        } else if (strcmp(argv[a], "--history") == 0) {
-            s.history = arg(argc, argv, &a, 2, 1000000);
-        } else if (strcmp(argv[a], "--retry-ms") == 0) {
-            retry_ms = arg(argc, argv, &a, 0, 3600000);
-        } else {
+            port = feed_number("sse_server", argc, argv, &a, 0, 65535);
+        } else if (!feed_option(&s.feed, argc, argv, &a)) {
             fprintf(stderr, "usage: sse_server [--port P] [--interval-ms MS] [--history N] "
                             "[--retry-ms MS]\n");
             return 2;
         }
     }
-    s.max_lag = s.history / 2;
+    s.max_lag = s.feed.history / 2;
 
     /* One fd per client: allow as many as the hard limit does. */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -553,40 +428,24 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN); /* a closed peer is an EPIPE from writev, not a signal */
 
-    rf.has_retry = 1;
-    rf.retry = retry_ms;
-    sse_encode(s.retry, sizeof s.retry, &rf, &s.retry_len); /* "retry: N\n\n" */
-
-    /* Rebuild the ring from the clock: the last `history` ticks, as a previous run sent. */
-    s.ring = malloc(s.history * sizeof *s.ring);
-    if (s.ring == NULL) {
+    feed_setup(&s.feed);
+    s.last_send_ms = feed_now_ms();
+    if (feed_ring_init(&s.feed, s.last_send_ms) < 0) { /* rebuilt from the clock */
         return 1;
-    }
-    s.last_send_ms = now_ms();
-    s.newest = tick_at(&s, s.last_send_ms);
-    if (s.newest < s.history) {
-        s.newest = s.history; /* only with a huge interval: ids start above the ring */
-    }
-    for (id = s.newest + 1 - s.history; id <= s.newest; id++) {
-        make_frame(&s, id);
     }
     lfd = listen_on(port);
 
     while (!stop) {
-        int64_t now = now_ms(), next_tick, timeout;
+        int64_t now = feed_now_ms(), timeout;
         size_t n = 0;
 
-        if (tick_at(&s, now) > s.newest) {
+        if (feed_tick_at(&s.feed, now) > s.feed.newest) {
             broadcast(&s, now);
-        } else if (now - s.last_send_ms >= KEEPALIVE_MS) {
+        } else if (now - s.last_send_ms >= FEED_KEEPALIVE_MS) {
             keep_alive(&s, now);
         }
         sweep(&s);
-        next_tick = EPOCH_MS + (int64_t)((s.newest + 1) * s.interval_ms);
-        timeout = next_tick - now;
-        if (s.last_send_ms + KEEPALIVE_MS - now < timeout) {
-            timeout = s.last_send_ms + KEEPALIVE_MS - now;
-        }
+        timeout = feed_next_due(&s.feed, s.feed.newest + 1, s.last_send_ms) - now;
         timeout = timeout < 0 ? 0 : timeout > 1000 ? 1000 : timeout;
 
         if (npfd < s.n + 1) {
@@ -627,7 +486,7 @@ int main(int argc, char **argv)
     sweep(&s);
     close(lfd);
     free(s.c);
-    free(s.ring);
+    free(s.feed.ring);
     free(pfd);
     return 0;
 }
