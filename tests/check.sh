@@ -95,8 +95,19 @@ for cc in gcc clang; do
      ctest --output-on-failure -j$jobs -L unit --timeout 600)
 done
 stage "valgrind memcheck"
-(cd build && ctest --output-on-failure -L unit -T memcheck \
-   --overwrite MemoryCheckCommandOptions="--error-exitcode=1 --leak-check=full" --timeout 900)
+# every test labelled unit, its command run under memcheck; any report fails the run
+(cd build && ctest -L unit --show-only=json-v1) | python3 -c '
+import json, subprocess, sys
+tests = json.load(sys.stdin)["tests"]
+bad = 0
+for t in tests:
+    cmd = ["valgrind", "-q", "--error-exitcode=1", "--leak-check=full", "--errors-for-leak-kinds=all"] + t["command"]
+    rc = subprocess.call(cmd, stdout=subprocess.DEVNULL)
+    print(("ok    " if rc == 0 else "FAIL  ") + t["name"], flush=True)
+    bad += rc != 0
+print(f"valgrind: {len(tests) - bad} passed, {bad} failed")
+sys.exit(1 if bad or not tests else 0)
+'
 
 # --- 4. fuzzers and static analysis ------------------------------------------------------
 stage "fuzzers, clang-tidy, cppcheck"
