@@ -46,6 +46,7 @@
  *               unlimited in piece mode (SSE_OPT_PIECES)
  *   comment     up to the data room left beside the pending event's data
  *   Example: CAP = 4096 gives type and id up to 255 bytes, data up to 3071 bytes.
+ *   sizeof(sse_parser) is 120 bytes on 64-bit targets; the library keeps nothing else.
  */
 #ifndef SSE_H
 #define SSE_H

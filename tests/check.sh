@@ -14,7 +14,8 @@ root=$(pwd)
 shared=${SSE_SHARED:-$root/../shared}
 jobs=2
 
-stage() { printf '\n==== %s\n' "$*"; }
+stages=0
+stage() { printf '\n==== %s\n' "$*"; stages=$((stages + 1)); } # set -e: any failure ends the run
 
 # --- 0. what is missing -----------------------------------------------------------
 pkgs=(cmake make gcc g++ clang libclang-rt-14-dev libcmocka-dev valgrind clang-tidy cppcheck
@@ -82,7 +83,10 @@ echo "find_package, pkg-config and vendored builds: ok"
 stage "shared conformance vectors"
 "$shared/conformance/run_vectors" build/examples/sse_dump --chunks 1,2,3,7,64,4096 --quiet
 
-[ "${SSE_QUICK:-0}" = 1 ] && exit 0
+if [ "${SSE_QUICK:-0}" = 1 ]; then
+  echo "check.sh (quick): $stages stages: $stages passed, 0 failed"
+  exit 0
+fi
 
 # --- 3. sanitizers and valgrind --------------------------------------------------------
 san_flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
@@ -117,4 +121,5 @@ bash .ci/hostile.sh
 stage "benchmark (short mode: proves it runs and its counts match)"
 build/tests/bench/sse_bench --short
 
-stage "all stages passed"
+echo
+echo "check.sh: $stages stages: $stages passed, 0 failed"
