@@ -1,0 +1,5 @@
+int probe_c(void);
+int probe_c(void)
+{
+    return 0;
+}
