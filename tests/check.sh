@@ -3,11 +3,17 @@
 # what is missing, then builds and runs everything:
 #   1. Release build: unit tests, fuzz-corpus replays, hostile streams, examples
 #      end to end (servers, clients, headless Chromium), install and consumers
-#   2. shared conformance vectors at chunk sizes 1, 2, 3, 7, 64, 4096
+#   2. conformance vectors at chunk sizes 1, 2, 3, 7, 64, 4096: the project's own
+#      (tests/conformance), and the shared ones when ../shared is beside the clone
 #   3. the unit tests and replays under ASan+UBSan (gcc and clang) and valgrind
 #   4. fuzzers (FUZZ_SECONDS each, default 60), clang-tidy and cppcheck
 #   5. the benchmark in its short mode (it checks its event counts)
-# Environment: FUZZ_SECONDS (fuzz time per fuzzer), SSE_QUICK=1 (stages 1-2 only).
+#   6. README's two commands in both orders, each on a fresh clone (tests/two_commands.sh)
+# Every configure states every SSE_ option, whatever a previous one cached; a ctest that
+# finds no test, or any stage that runs nothing, fails the run.
+# Environment: FUZZ_SECONDS (fuzz time per fuzzer), SSE_QUICK=1 (stages 1-2 only),
+# SSE_CTEST_ARGS (ctest arguments selecting stage 1's tests, e.g. "-L unit"),
+# SSE_SHARED (where the shared conformance vectors are; default ../shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -16,6 +22,17 @@ jobs=2
 
 stages=0
 stage() { printf '\n==== %s\n' "$*"; stages=$((stages + 1)); } # set -e: any failure ends the run
+# ctest in DIR with ARGS; fails like ctest, and also when it found or ran no test.
+run_ctest() {
+  local dir=$1
+  shift
+  (cd "$dir" && ctest --output-on-failure -j$jobs "$@") | tee "$dir/ctest.log"
+  if grep -q 'No tests were found' "$dir/ctest.log" ||
+     ! grep -Eq 'tests failed out of [1-9]' "$dir/ctest.log"; then
+    echo "check.sh: ctest ran no test in $dir ($*)" >&2
+    exit 1
+  fi
+}
 
 # --- 0. what is missing -----------------------------------------------------------
 pkgs=(cmake make gcc g++ clang libclang-rt-14-dev libcmocka-dev valgrind clang-tidy cppcheck
@@ -39,9 +56,11 @@ sh tests/e2e/h2/setup.sh
 
 # --- 1. Release build and every ctest ---------------------------------------------
 stage "Release build and tests"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSSE_BUILD_BENCH=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSSE_BUILD_TESTS=ON -DSSE_BUILD_EXAMPLES=ON \
+  -DSSE_BUILD_BENCH=ON -DSSE_BUILD_FUZZ=OFF >/dev/null
 cmake --build build -j$jobs
-(cd build && ctest --output-on-failure -j$jobs --timeout 300) | tee build/ctest.log
+# shellcheck disable=SC2086 # SSE_CTEST_ARGS is a list of arguments
+run_ctest build --timeout 300 ${SSE_CTEST_ARGS:-}
 # everything this script needs is installed above: a skipped test is a failure here
 if grep -q 'Skipped' build/ctest.log; then
   echo "check.sh: tests were skipped (see above); they must run" >&2
@@ -79,9 +98,19 @@ cc -std=c99 -Wall -Wextra -Werror -Iinclude src/sse.c "$prefix/consumer/main.c" 
 "$prefix/vendored"
 echo "find_package, pkg-config and vendored builds: ok"
 
-# --- 2. shared conformance vectors --------------------------------------------------
-stage "shared conformance vectors"
-"$shared/conformance/run_vectors" build/examples/sse_dump --chunks 1,2,3,7,64,4096 --quiet
+# --- 2. conformance vectors -----------------------------------------------------------
+stage "conformance vectors"
+python3 tests/conformance/run_vectors.py build/examples/sse_dump | tail -n 2
+ran="own (tests/conformance/vectors.jsonl)"
+if [ -x "$shared/conformance/run_vectors" ]; then
+  out=$("$shared/conformance/run_vectors" build/examples/sse_dump --chunks 1,2,3,7,64,4096 --quiet)
+  echo "$out"
+  echo "$out" | grep -Eq '^[1-9][0-9]* passed, 0 failed' || { echo "check.sh: shared vectors ran nothing" >&2; exit 1; }
+  ran="$ran and shared ($shared/conformance/vectors.jsonl)"
+else
+  echo "no shared vectors at $shared/conformance (a clone without ../shared): not run"
+fi
+echo "conformance vectors that ran: $ran"
 
 if [ "${SSE_QUICK:-0}" = 1 ]; then
   echo "check.sh (quick): $stages stages: $stages passed, 0 failed"
@@ -93,10 +122,11 @@ san_flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 for cc in gcc clang; do
   stage "ASan+UBSan with $cc"
   cmake -S . -B "build-san-$cc" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=$cc \
-    -DCMAKE_C_FLAGS="$san_flags" -DCMAKE_EXE_LINKER_FLAGS="$san_flags" >/dev/null
+    -DCMAKE_C_FLAGS="$san_flags" -DCMAKE_EXE_LINKER_FLAGS="$san_flags" \
+    -DSSE_BUILD_TESTS=ON -DSSE_BUILD_EXAMPLES=ON -DSSE_BUILD_BENCH=OFF -DSSE_BUILD_FUZZ=OFF >/dev/null
   cmake --build "build-san-$cc" -j$jobs
-  (cd "build-san-$cc" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-     ctest --output-on-failure -j$jobs -L unit --timeout 600)
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_ctest "build-san-$cc" -L unit --timeout 600
 done
 stage "valgrind memcheck"
 # every test labelled unit, its command run under memcheck; any report fails the run
@@ -120,6 +150,10 @@ bash .ci/hostile.sh
 # --- 5. benchmark, short --------------------------------------------------------------
 stage "benchmark (short mode: proves it runs and its counts match)"
 build/tests/bench/sse_bench --short
+
+# --- 6. the README's two commands ---------------------------------------------------------
+stage "README's two commands in both orders, each on a fresh clone without ../shared"
+bash tests/two_commands.sh
 
 echo
 echo "check.sh: $stages stages: $stages passed, 0 failed"
