@@ -28,8 +28,10 @@
  *                                         lost range, no id field), then the whole ring
  *                                         O..T, then live events.
  * Demo page
- *   FEED_PAGE(html, js): EventSource('/dates') showing the server's date live, the last
- *   event id and a log of the connection's states; html and js are a server's additions.
+ *   FEED_PAGE(html, js): EventSource('/dates?tag=T') showing the events live, the
+ *   connection's state, a chart of events per second, and a button asking the server to
+ *   drop the connection (GET /drop?tag=T) to show the resume; html and js are a
+ *   server's additions.
  * Options
  *   feed_option takes --interval-ms MS (default 1000), --history N (default 64) and
  *   --retry-ms MS (default 1000); feed_number reads any other numeric option.
@@ -49,23 +51,107 @@
 #define FEED_KEEPALIVE_MS 15000
 #define FEED_FRAME_CAP    128 /* "id: <20 digits>\ndata: <24-byte date>\n\n" fits */
 
-/* The demo page, a string literal: html is inserted after the "last event id" line,
- * js after the log() helper (both "" for none). */
-#define FEED_PAGE(html, js)                                                                     \
-    "<!doctype html>\n<meta charset=utf-8>\n<title>sse: server date</title>\n"                  \
-    "<h1 id=date>connecting...</h1>\n<p>last event id: <code id=last-id>none</code></p>\n" html \
-    "<pre id=log></pre>\n<script>\n"                                                            \
-    "const log = (s) => { document.getElementById('log').textContent +=\n"                      \
-    "    new Date().toISOString() + ' ' + s + '\\n'; };\n" js                                   \
-    "const es = new EventSource('/dates');\n"                                                   \
-    "es.onopen = () => log('open');\n"                                                          \
-    "es.onerror = () => log(es.readyState === EventSource.CONNECTING ? 'error, reconnecting'\n" \
-    "                                                                 : 'error, closed');\n"    \
-    "es.onmessage = (e) => {\n"                                                                 \
-    "    document.getElementById('date').textContent = e.data;\n"                               \
-    "    document.getElementById('last-id').textContent = e.lastEventId;\n"                     \
-    "};\n"                                                                                      \
-    "es.addEventListener('gap', (e) => log('missed events ' + e.data));\n"                      \
+/* The demo page, a string literal (no external script, style or font: it works offline).
+ * html is inserted after the "last event id" line, js after the $() and log() helpers
+ * (both "" for none). The page opens /dates?tag=T, T random per page load; its "Drop my
+ * connection" button requests /drop?tag=T, which a server may offer (sse_server does) to
+ * close that stream, so the browser's reconnect and Last-Event-ID resume can be watched.
+ * Elements: #state, #date (latest data), #last-id, #count, #reconnects, #missing (ids
+ * that never arrived), #drop, #chart (events per second), #events, #log. Page plus
+ * additions stay under 4095 bytes, C99's minimum string literal (-Wpedantic warns). */
+#define FEED_PAGE(html, js)                                                                       \
+    "<!doctype html>\n"                                                                           \
+    "<meta charset=utf-8>\n"                                                                      \
+    "<title>sse: live events</title>\n"                                                           \
+    "<style>\n"                                                                                   \
+    "body{margin:0;background:#f3f4f7;color:#1c2230;font:15px/1.45 system-ui,sans-serif}\n"       \
+    "main{max-width:760px;margin:28px auto;padding:0 16px}\n"                                     \
+    "h1{font-size:21px;margin:0}\n"                                                               \
+    ".k{color:#5a6375;font-size:13px}\n"                                                          \
+    ".c{background:#fff;border:1px solid #dde1e8;border-radius:10px;padding:12px "                \
+    "16px;margin:14px 0}\n"                                                                       \
+    ".r{display:flex;align-items:center;gap:14px}\n"                                              \
+    "code,pre,ol,#date{font-family:ui-monospace,monospace}\n"                                     \
+    "#state{font-weight:600;padding:2px "                                                         \
+    "12px;border-radius:99px;background:#fff1d6;color:#8a5a00}\n"                                 \
+    "#state.open{background:#dcf5e3;color:#17672f}\n"                                             \
+    "#date{font-size:28px;font-weight:600;margin:8px 0 0}\n"                                      \
+    "button{margin-left:auto;font:inherit;padding:6px 14px;border-radius:8px;border:1px solid "   \
+    "#b42b2b;background:#fff;color:#b42b2b;cursor:pointer}\n"                                     \
+    "canvas{width:100%;height:100px}\n"                                                           \
+    "ol,pre{list-style:none;margin:6px 0 "                                                        \
+    "0;padding:0;font-size:12px;max-height:180px;overflow:auto}\n"                                \
+    ".gap{color:#b42b2b}\n"                                                                       \
+    "</style>\n"                                                                                  \
+    "<main>\n"                                                                                    \
+    "<h1>Server-Sent Events, live</h1>\n"                                                         \
+    "<div class=k>Events of <code>/dates</code> as the browser's <code>EventSource</code> gets "  \
+    "them</div>\n"                                                                                \
+    "<div class=c><div class=r><span id=state>connecting</span>\n"                                \
+    "<span class=k>events <b id=count>0</b> &middot; reconnects <b id=reconnects>0</b> &middot; " \
+    "missing ids <b id=missing>0</b></span>\n"                                                    \
+    "<button id=drop>Drop my connection</button></div>\n"                                         \
+    "<div id=date>waiting for the first event</div>\n"                                            \
+    "<div class=k>last event id <code id=last-id>none</code></div>\n" html "</div>\n"             \
+    "<div class=c><div class=k>events per second, last 60 s</div><canvas "                        \
+    "id=chart></canvas></div>\n"                                                                  \
+    "<div class=c><div class=k>events, newest first</div><ol id=events></ol></div>\n"             \
+    "<div class=c><div class=k>connection log</div><pre id=log></pre></div>\n"                    \
+    "</main>\n"                                                                                   \
+    "<script>\n"                                                                                  \
+    "const $ = (id) => document.getElementById(id), hz = new Map();\n"                            \
+    "const log = (s) => { $('log').prepend(new Date().toISOString().slice(11, 23) + ' ' + s + "   \
+    "'\\n'); };\n" js "const tag = crypto.getRandomValues(new Uint32Array(2)).join('-');\n"       \
+    "const es = new EventSource('/dates?tag=' + tag);\n"                                          \
+    "let last = null, n = 0, opens = 0, missing = 0;\n"                                           \
+    "const state = (s) => { $('state').textContent = $('state').className = s; };\n"              \
+    "es.onopen = () => {\n"                                                                       \
+    "  state('open');\n"                                                                          \
+    "  $('reconnects').textContent = opens++;\n"                                                  \
+    "  log(opens > 1 ? 'open again, with Last-Event-ID: ' + last + '; the server replays after "  \
+    "it' : 'open');\n"                                                                            \
+    "};\n"                                                                                        \
+    "es.onerror = () => {\n"                                                                      \
+    "  state(es.readyState === EventSource.CONNECTING ? 'reconnecting' : 'closed');\n"            \
+    "  log('connection lost: ' + $('state').textContent);\n"                                      \
+    "};\n"                                                                                        \
+    "es.onmessage = (e) => {\n"                                                                   \
+    "  const id = Number(e.lastEventId), li = document.createElement('li');\n"                    \
+    "  if (last !== null && id !== last + 1) {\n"                                                 \
+    "    missing += id - last - 1;\n"                                                             \
+    "    li.className = 'gap';\n"                                                                 \
+    "  }\n"                                                                                       \
+    "  li.textContent = e.lastEventId + '  ' + e.data;\n"                                         \
+    "  $('events').prepend(li);\n"                                                                \
+    "  if (n > 99) $('events').lastChild.remove();\n"                                             \
+    "  last = id;\n"                                                                              \
+    "  $('count').textContent = ++n;\n"                                                           \
+    "  $('missing').textContent = missing;\n"                                                     \
+    "  $('date').textContent = e.data;\n"                                                         \
+    "  $('last-id').textContent = e.lastEventId;\n"                                               \
+    "  const s = Math.floor(Date.now() / 1000);\n"                                                \
+    "  hz.set(s, (hz.get(s) || 0) + 1);\n"                                                        \
+    "};\n"                                                                                        \
+    "es.addEventListener('gap', (e) => log('lost ids (older than the server keeps): ' + "         \
+    "e.data));\n"                                                                                 \
+    "$('drop').onclick = () => {\n"                                                               \
+    "  log('asking the server to drop this connection');\n"                                       \
+    "  fetch('/drop?tag=' + tag).then((r) => r.ok || log('no drop: HTTP ' + r.status),\n"         \
+    "                                 (err) => log('no drop: ' + err.message));\n"                \
+    "};\n"                                                                                        \
+    "setInterval(() => {\n"                                                                       \
+    "  const c = $('chart'), w = c.width = c.clientWidth, h = c.height = c.clientHeight;\n"       \
+    "  const g = c.getContext('2d'), now = Math.floor(Date.now() / 1000);\n"                      \
+    "  let max = 1;\n"                                                                            \
+    "  for (let i = 0; i < 60; i++) max = Math.max(max, hz.get(now - i) || 0);\n"                 \
+    "  g.fillStyle = '#2d5fd0';\n"                                                                \
+    "  for (let i = 0; i < 60; i++) {\n"                                                          \
+    "    const v = (h - 14) * (hz.get(now - 59 + i) || 0) / max;\n"                               \
+    "    g.fillRect(i * w / 60 + 1, h - v, w / 60 - 2, v);\n"                                     \
+    "  }\n"                                                                                       \
+    "  g.fillText(max + ' per second', 2, 10);\n"                                                 \
+    "  hz.delete(now - 60);\n"                                                                    \
+    "}, 250);\n"                                                                                  \
     "</script>\n"
 
 struct feed_frame {

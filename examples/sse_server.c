@@ -10,8 +10,10 @@
  *   It prints "listening on http://127.0.0.1:PORT/" and stops cleanly on SIGINT/SIGTERM.
  *
  * What it shows
- *   GET /       a demo page: EventSource('/dates') showing the server's date live, the last
- *               event id and a log of the connection's states.
+ *   GET /       a demo page: EventSource('/dates?tag=T') showing the events live, the
+ *               connection's state, events per second, and a "drop my connection" button.
+ *   GET /drop?tag=T  closes the stream opened as /dates?tag=T (T: 1-32 characters, random
+ *               per page): the browser reconnects and resumes with Last-Event-ID.
  *   GET /dates  the stream: SSE_HTTP_HEADERS, a "retry:" frame, then one event per interval
  *               (data: the tick's UTC date, id: the tick number) and ": keep-alive" after
  *               15 s without any frame.
@@ -75,6 +77,7 @@ struct client {
     uint64_t next;      /* STREAMING: id of the next ring frame to send */
     uint64_t live_from; /* ids from here on were live when sent; before: replayed */
     size_t next_off;    /* bytes of that frame already sent */
+    char tag[33];       /* STREAMING: T of /dates?tag=T, for /drop; "" when none */
 };
 
 struct server {
@@ -191,11 +194,24 @@ static void start_stream(struct server *s, struct client *c, int has_last, uint6
                           &c->head_len);
 }
 
+/* GET /drop?tag=T: closes the streams opened as /dates?tag=T (the demo page's button). */
+static void drop(struct server *s, struct client *c, const char *tag)
+{
+    size_t i, n = 0;
+    for (i = 0; *tag != '\0' && i < s->n; i++) {
+        if (s->c[i]->state == STREAMING && strcmp(s->c[i]->tag, tag) == 0) {
+            s->c[i]->dead = 1;
+            n++;
+        }
+    }
+    respond(c, n ? "200 OK" : "404 Not Found", "text/plain", n ? "dropped\n" : "no such stream\n");
+}
+
 /* Handles a complete request in c->in. */
 static void route(struct server *s, struct client *c)
 {
-    char *line = c->in, *end, *path, *sp;
-    const char *last_id = NULL;
+    char *line = c->in, *end, *path, *sp, *query;
+    const char *last_id = NULL, *tag;
     size_t last_len = 0;
     uint64_t last = 0;
     int has_last;
@@ -210,7 +226,13 @@ static void route(struct server *s, struct client *c)
     }
     *path++ = '\0';
     *sp = '\0';
-    path[strcspn(path, "?")] = '\0';
+    query = strchr(path, '?');
+    if (query != NULL) {
+        *query++ = '\0';
+    }
+    tag = query != NULL && strncmp(query, "tag=", 4) == 0 && strlen(query + 4) < sizeof c->tag
+              ? query + 4
+              : ""; /* none, or too long to be one */
     /* headers: only Last-Event-ID matters here */
     for (line = end + 2; *line != '\r' && *line != '\0'; line = end + 2) {
         end = strstr(line, "\r\n");
@@ -232,7 +254,10 @@ static void route(struct server *s, struct client *c)
     } else if (strcmp(path, "/") == 0) {
         respond(c, "200 OK", "text/html; charset=utf-8", page);
     } else if (strcmp(path, "/dates") == 0) {
+        strcpy(c->tag, tag);
         start_stream(s, c, has_last, last);
+    } else if (strcmp(path, "/drop") == 0) {
+        drop(s, c, tag);
     } else {
         respond(c, "404 Not Found", "text/plain", "not found\n");
     }

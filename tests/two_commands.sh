@@ -39,7 +39,7 @@ import sys, urllib.request
 url = sys.argv[1]
 with urllib.request.urlopen(url, timeout=10) as r:
     page = r.read().decode()
-    assert r.status == 200 and "new EventSource('/dates')" in page, page[:200]
+    assert r.status == 200 and "new EventSource('/dates" in page, page[:200]
 req = urllib.request.Request(url + "dates", headers={"Accept": "text/event-stream"})
 with urllib.request.urlopen(req, timeout=10) as r:   # one event arrives within an interval
     assert r.headers["Content-Type"] == "text/event-stream", r.headers["Content-Type"]

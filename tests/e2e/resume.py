@@ -95,7 +95,7 @@ try:
         resp = conn.getresponse()
         body = resp.read().decode()
         assert resp.status == 200 and resp.getheader("Content-Type").startswith("text/html")
-        assert "new EventSource('/dates')" in body, body
+        assert "new EventSource('/dates" in body, body
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         conn.request("GET", "/nope")
         assert conn.getresponse().status == 404

@@ -14,8 +14,9 @@
 // {type, data, lastEventId} list must equal the one this script derives from the frame
 // list (served as JSON by /frames) by the rules of the spec; then the browser must have
 // reconnected with the right Last-Event-ID and received the replayed events.
-// Test "demo page": examples/sse_server's page shows at least two dates arriving live;
-// a screenshot demo.png is saved.
+// Test "demo page": examples/sse_server's page shows events arriving live; its "Drop my
+// connection" button has the server close the stream, the browser reconnects with
+// Last-Event-ID and the ids go on with no gap and no repeat; a screenshot demo.png is saved.
 
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
@@ -307,37 +308,51 @@ function recordEventSources() {
   window.EventSource = Recorded;
 }
 
-test('demo page: examples/sse_server shows dates arriving live', {skip: demoSkip}, async () => {
-  const srv = await startServer(opts.demo, ['--port', '0', '--interval-ms', '300']);
+test('demo page: live events, the drop button, a resume with no gap', {skip: demoSkip}, async () => {
+  // 200 ms ticks and a 300 ms reconnection time: a reconnect without the Last-Event-ID
+  // replay would lose at least one id.
+  const srv = await startServer(opts.demo, ['--port', '0', '--interval-ms', '200',
+    '--retry-ms', '300']);
   const {context, page, problems} = await newPage();
+  const text = (sel) => page.locator(sel).textContent();
   try {
     await page.addInitScript(recordEventSources);
     await page.goto(srv.url, {waitUntil: 'load'});
-    // The page (examples/sse_server.c) shows each event's data in #date and its
-    // lastEventId in #last-id, and logs the connection's states in #log.
-    for (const sel of ['#date', '#last-id', '#log']) {
+    for (const sel of ['#state', '#date', '#last-id', '#count', '#reconnects', '#missing',
+      '#drop', '#chart', '#events', '#log']) {
       assert.equal(await page.locator(sel).count(), 1, `the demo page has one ${sel}`);
     }
-    // Wait until #date has shown 3 different dates (so at least 2 arrived after the first
-    // one was on screen) and the page's EventSource dispatched as many.
-    await page.waitForFunction(() => {
-      const r = window.__demo;
-      r.shown = r.shown || [];
-      const d = document.querySelector('#date').textContent;
-      if (/\b20\d\d\b/.test(d) && !r.shown.includes(d)) r.shown.push(d);
-      return r.shown.length >= 3 && r.events.length >= 3;
-    }, null, {timeout: 20000, polling: 50});
+    // Live: at least 4 events on an open connection.
+    await page.waitForFunction(() => window.__demo.events.length >= 4 &&
+      document.querySelector('#state').textContent === 'open', null, {timeout: 20000, polling: 50});
+    // /drop closes only the stream its tag names: none, empty, unknown or overlong is a 404
+    // and this page's stream stays open.
+    const tag = new URL(await page.evaluate(() => window.__demo.sources[0]), srv.url)
+      .searchParams.get('tag');
+    for (const q of ['', '?tag=', '?tag=nope', '?tag=' + tag + 'x', '?tag=' + 'x'.repeat(40)]) {
+      const res = await fetch(srv.url + 'drop' + q, {signal: AbortSignal.timeout(5000)});
+      assert.equal(res.status, 404, `GET /drop${q} drops nothing`);
+    }
+    const before = await page.evaluate(() => window.__demo.events.length);
+    assert.equal(await text('#reconnects'), '0', 'a /drop naming no stream of ours leaves it open');
+
+    // The button: the server closes this stream; the browser reconnects with Last-Event-ID,
+    // the server replays what was missed, and live events go on.
+    await page.click('#drop');
+    await page.waitForFunction((n) => document.querySelector('#reconnects').textContent === '1' &&
+      document.querySelector('#state').textContent === 'open' && window.__demo.events.length >= n,
+      before + 8, {timeout: 20000, polling: 50});
+    await page.waitForTimeout(1100); // a few more live events, and the chart's next frames
     const now = Date.now();
-    const {rec, date, lastId, log} = await page.evaluate(() => ({
-      rec: window.__demo,
-      date: document.querySelector('#date').textContent,
-      lastId: document.querySelector('#last-id').textContent,
-      log: document.querySelector('#log').textContent,
-    }));
-    console.log(`# demo: EventSource(${rec.sources.join(', ')}), ${rec.events.length} events, ` +
-      `#date showed ${show(rec.shown)}, #last-id ${show(lastId)}`);
-    assert.ok(rec.sources.some((u) => /\/dates$/.test(u)), 'the page opens /dates');
+    const rec = await page.evaluate(() => window.__demo);
+    const log = await text('#log');
+    console.log(`# demo: EventSource(${rec.sources.join(', ')}), ${rec.events.length} events ` +
+      `(${before} before the drop); log:\n#   ${log.trim().split('\n').reverse().join('\n#   ')}`);
+
+    assert.equal(rec.sources.length, 1, 'one EventSource');
+    assert.match(rec.sources[0], /\/dates\?tag=[0-9-]+$/, 'the page opens /dates?tag=T');
     for (const e of rec.events) {
+      assert.equal(e.type, 'message', `only message events (no gap event): ${show(e)}`);
       const t = Date.parse(e.data);
       assert.ok(Number.isFinite(t) && Math.abs(t - now) < 120000,
         `each event's data is the server's current date: ${show(e)}`);
@@ -345,15 +360,33 @@ test('demo page: examples/sse_server shows dates arriving live', {skip: demoSkip
     }
     const ids = rec.events.map((e) => Number(e.lastEventId));
     for (let i = 1; i < ids.length; i++) {
-      assert.equal(ids[i], ids[i - 1] + 1, `ids count up by one: ${ids.join(' ')}`);
+      assert.equal(ids[i], ids[i - 1] + 1,
+        `ids count up by one across the drop (no gap, no repeat): ${ids.join(' ')}`);
     }
+    assert.match(log, /asking the server to drop this connection/, 'the click is logged');
+    assert.match(log, /connection lost/, 'the server closed the stream');
+    const resumed = /open again, with Last-Event-ID: (\d+);/.exec(log);
+    assert.ok(resumed, 'the reconnection is logged with its Last-Event-ID');
+    assert.ok(Number(resumed[1]) >= ids[before - 1] && Number(resumed[1]) < ids[ids.length - 1],
+      `the resume point ${resumed[1]} lies inside the received ids`);
+
     const last = rec.events[rec.events.length - 1];
-    assert.equal(date, last.data, '#date shows the latest event');
-    assert.equal(lastId, last.lastEventId, '#last-id shows the latest event id');
-    assert.match(log, /open/, '#log records the open');
+    assert.equal(await text('#date'), last.data, '#date shows the latest event');
+    assert.equal(await text('#last-id'), last.lastEventId, '#last-id shows the latest id');
+    assert.equal(await text('#count'), String(rec.events.length), '#count counts every event');
+    assert.equal(await text('#missing'), '0', '#missing: no id was lost');
+    assert.equal(await page.locator('#events li').count(), rec.events.length, 'every event listed');
+    const drawn = await page.evaluate(() => {
+      const c = document.querySelector('#chart');
+      const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 3; i < px.length; i += 4) n += px[i] > 0;
+      return n;
+    });
+    assert.ok(drawn > 100, `the events-per-second chart drew bars (${drawn} pixels)`);
     assert.deepEqual(problems, [], 'no page errors');
     const shot = path.join(opts.artifacts, 'demo.png');
-    await page.screenshot({path: shot});
+    await page.screenshot({path: shot, fullPage: true});
     console.log(`# screenshot: ${shot}`);
   } finally {
     await context.close();
