@@ -7,6 +7,9 @@
 #               works with the tests off and says so; -DSSE_BUILD_TESTS=ON fails clearly.
 #   cxx_probe   a C++ compiler that cannot link the current flags (here a linker option it
 #               rejects) leaves the C++ header test off instead of failing the configure.
+#   install_only  README's three "Installing only the library" commands, as written there
+#               (build and install dirs moved to temp dirs), without cmocka; then a
+#               consumer built with find_package and with pkg-config.
 # usage: cmake_cases.sh SOURCE_DIR CASE
 set -eu
 src=$1 case=$2
@@ -71,8 +74,40 @@ cxx_probe)
     grep -q "C++ header test on" "$work/log" || { cat "$work/log"; fail "a working C++ compiler was not used"; }
     echo "cxx probe: a C++ compiler that cannot link is left out; a working one is used"
     ;;
+install_only)
+    cmds=$(awk '/^## Installing only the library/ { on = 1; next } /^## / { on = 0 }
+                on && /^    cmake / { sub(/^    /, ""); print }' "$src/README.md")
+    [ "$(echo "$cmds" | wc -l)" = 3 ] || fail "README's install section should hold 3 cmake commands: $cmds"
+    echo "$cmds" | while IFS= read -r cmd; do
+        cmd=$(echo "$cmd" | sed -e "s|build-install|$work/build|g" -e "s|--prefix [^ ]*|--prefix $work/usr|")
+        case $cmd in *" -S . "*) cmd="$cmd -DCMAKE_DISABLE_FIND_PACKAGE_cmocka=ON" ;; esac
+        echo "+ $cmd"
+        (cd "$src" && eval "$cmd") >"$work/log" 2>&1 || { cat "$work/log"; fail "$cmd"; }
+    done
+    [ -f "$work/usr/include/sse.h" ] || fail "no sse.h installed"
+    mkdir "$work/app"
+    cat >"$work/app/main.c" <<'C'
+#include <sse.h>
+int main(void) { return sse_version() == SSE_VERSION_NUMBER ? 0 : 1; }
+C
+    cat >"$work/app/CMakeLists.txt" <<'CMAKE'
+cmake_minimum_required(VERSION 3.16)
+project(app C)
+find_package(sse 1.0 REQUIRED)
+add_executable(app main.c)
+target_link_libraries(app PRIVATE sse::sse)
+CMAKE
+    configure "$work/log" -S "$work/app" -B "$work/app/build" -DCMAKE_PREFIX_PATH="$work/usr" &&
+        cmake --build "$work/app/build" >"$work/log" 2>&1 || { cat "$work/log"; fail "find_package consumer"; }
+    "$work/app/build/app" || fail "find_package consumer run"
+    pc=$(dirname "$(find "$work/usr" -name sse.pc)")
+    # shellcheck disable=SC2046 # pkg-config prints a list of flags
+    cc -std=c99 "$work/app/main.c" $(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs sse) \
+        -o "$work/app/pc" && "$work/app/pc" || fail "pkg-config consumer"
+    echo "install only: README's commands installed without cmocka; find_package and pkg-config consumers run"
+    ;;
 *)
-    echo "usage: cmake_cases.sh SOURCE_DIR subproject|no_cmocka|cxx_probe" >&2
+    echo "usage: cmake_cases.sh SOURCE_DIR subproject|no_cmocka|cxx_probe|install_only" >&2
     exit 2
     ;;
 esac
