@@ -8,8 +8,9 @@
 #   check.sh  runs as SSE_QUICK=1 (stages 1-2: build, install and consumers, conformance)
 #             with its ctest limited to the unit and conformance tests, so this stays at
 #             about a minute for both orders; the full check.sh is the run that calls this.
-# node_modules of the browser tests are copied from this tree when present (no npm
-# download per clone). Bounded: every wait has a deadline.
+# Last, check.sh must fail when its ctest runs no test. node_modules of the browser tests
+# are copied from this tree when present (no npm download per clone). Bounded: every wait
+# has a deadline; about 25 s in all here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -78,4 +79,12 @@ for order in "demo check" "check demo"; do
   done
   echo "== $order: ok in $(($(date +%s) - start)) s"
 done
+# A stage that runs no test fails the run: check.sh with a ctest filter that matches none.
+if (cd "$dir" && SSE_QUICK=1 SSE_CTEST_ARGS="-R ^no_such_test$" bash tests/check.sh) \
+    >"$work/none.log" 2>&1 || ! grep -q 'ctest ran no test' "$work/none.log"; then
+  cat "$work/none.log"
+  echo "FAIL: check.sh passed although its ctest ran no test" >&2
+  exit 1
+fi
+echo "check.sh fails when a ctest runs no test: ok"
 echo "two commands: both orders passed on fresh clones"
