@@ -26,6 +26,7 @@ unset SSE_SHARED
 # demo DIR: README's first command in DIR, stopped once it served the page and an event.
 demo() {
   local dir=$1 log=$1/../demo.log url= i
+  : >"$log" # exists before the background job opens it
   (cd "$dir" && PORT=0 exec sh examples/demo.sh) >"$log" 2>&1 &
   demo_pid=$!
   for i in $(seq 1 3000); do # up to 300 s: the first command may install and build
