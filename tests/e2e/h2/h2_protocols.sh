@@ -42,7 +42,7 @@ h1_headers h1
 for p in / /test7; do
     got=$(curl -s --http2-prior-knowledge --max-time 5 -o "$TMP/page" -w '%{http_version} %{http_code} %{content_type}' "$url$p")
     [ "$got" = "2 200 text/html; charset=utf-8" ] || fail "$p: $got"
-    grep -q "EventSource('/dates')" "$TMP/page" || fail "$p: no EventSource in the page"
+    grep -q "EventSource('/dates" "$TMP/page" || fail "$p: no EventSource in the page"
 done
 got=$(curl -s --http2-prior-knowledge --max-time 5 -o /dev/null -w '%{http_version} %{http_code}' "$url/nope")
 [ "$got" = "2 404" ] || fail "/nope: $got"
