@@ -6,11 +6,11 @@
 #   demo      runs until the server prints its URL; then the page and one event of
 #             /dates are fetched, and the server is stopped;
 #   check.sh  runs as SSE_QUICK=1 (stages 1-2: build, install and consumers, conformance)
-#             with its ctest limited to the unit and conformance tests, so this stays at
-#             about a minute for both orders; the full check.sh is the run that calls this.
+#             with its ctest limited to the unit and conformance tests, to stay short;
+#             the full check.sh is the run that calls this.
 # Last, check.sh must fail when its ctest runs no test. node_modules of the browser tests
 # are copied from this tree when present (no npm download per clone). Bounded: every wait
-# has a deadline; about 25 s in all here.
+# has a deadline; 25 to 35 s in all here (2 shared cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
