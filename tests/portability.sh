@@ -26,8 +26,10 @@ strict="-std=c99 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror" # src/s
 loose="-std=c99 -Wall -Wextra -Werror"                                   # tests, fuzz targets
 fuzzers="fuzz_parse fuzz_chunking fuzz_roundtrip fuzz_limits"
 # Cortex-M0+ budget: src/sse.c plus the libc and libgcc routines it calls, linked with
-# every public function kept. 7768 B measured when this was set (issue 13).
-m0_budget=8192
+# every public function kept. Measured when it was set (issue 13): 7760 B on main, 8196 B
+# with branch i9's larger API and its retry check without 64-bit division (which cost
+# about 620 B of libgcc: the budget catches its return).
+m0_budget=8704
 
 export WINEPREFIX=$tmp/wine WINEDEBUG=-all
 unset DISPLAY WAYLAND_DISPLAY # wine stays headless
