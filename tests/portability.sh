@@ -12,18 +12,19 @@
 #               Cortex-M4 and x86-64
 # Conformance vectors: the project's (tests/conformance) and the shared ones
 # (../shared/conformance, or SSE_SHARED) when present, at every chunk size; each run says
-# which ran, and a sub-step that ran nothing fails. The library is compiled with its own
-# warning rule (-Wconversion ... -Werror) by every compiler.
+# which ran, and a sub-step that ran nothing fails.
 # Ends with "portability: N passed, M failed"; exit status 1 on any failure.
-# Takes about 40 s on 2 cores (measured: i386 5 s, s390x and aarch64 10 s each, wine 13 s).
+# Takes about 45 s on 2 shared cores (measured: i386 6 s, s390x 14 s, aarch64 13 s, wine 9 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 shared=${SSE_SHARED:-$root/../shared}
 tmp=$(mktemp -d)
 chunks=1,2,3,7,64,4096
-strict="-std=c99 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror" # src/sse.c, examples
-loose="-std=c99 -Wall -Wextra -Werror"                                   # tests, fuzz targets
+# src/sse.c under the library's warning rule; examples and tests show their warnings but,
+# as in the CMake build, a warning there does not fail the stage
+strict="-std=c99 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror"
+loose="-std=c99 -Wall -Wextra"
 fuzzers="fuzz_parse fuzz_chunking fuzz_roundtrip fuzz_limits"
 # Cortex-M0+ budget: src/sse.c plus the libc and libgcc routines it calls, linked with
 # every public function kept. Measured when it was set (issue 13): 7760 B on main, 8196 B
@@ -94,14 +95,14 @@ vectors() {
     fi
 }
 
-# build_examples CC DIR EXT FLAGS...: DIR/sse.o (strict) and DIR/sse_dump, DIR/sse_encode.
+# build_examples CC DIR EXT FLAGS...: DIR/sse.o and DIR/sse_dump, DIR/sse_encode.
 build_examples() {
     local cc=$1 o=$2 ext=$3 ex
     shift 3
     mkdir -p "$o"
     "$cc" $strict -O2 "$@" -Iinclude -c src/sse.c -o "$o/sse.o"
     for ex in sse_dump sse_encode; do
-        "$cc" $strict -O2 "$@" -Iinclude "examples/$ex.c" "$o/sse.o" -o "$o/$ex$ext"
+        "$cc" $loose -O2 "$@" -Iinclude "examples/$ex.c" "$o/sse.o" -o "$o/$ex$ext"
     done
     echo "   built sse_dump$ext, sse_encode$ext with $cc $*"
 }
