@@ -4,11 +4,20 @@
  * Usage: <fuzzer>_replay PATH...   each PATH is a file or a directory of files (not
  * recursive). Every file is passed once to LLVMFuzzerTestOneInput, in name order, in an
  * exactly-sized heap copy. A failed check aborts; otherwise it prints a summary line and
- * exits 0. It fails when no input was found, so a wrong corpus path cannot pass.
+ * exits 0. It fails when no input was found, so a wrong corpus path cannot pass, and
+ * on any error reading a directory or a file (reported with its path).
  */
 #define _POSIX_C_SOURCE 200809L
+/* 64-bit inode numbers and offsets in 32-bit builds too: without it glibc's readdir()
+ * and stat() fail with EOVERFLOW on file systems with large inode numbers (seen on i386
+ * under overlayfs). A build may still set it, as tests/portability.sh does to check the
+ * error is reported. */
+#ifndef _FILE_OFFSET_BITS
+#define _FILE_OFFSET_BITS 64
+#endif
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +65,7 @@ static int run_file(const char *path)
     copy = (uint8_t *)malloc(len ? len : 1); /* exact size: overreads hit ASan */
     if (!copy) {
         free(buf);
+        fprintf(stderr, "%s: out of memory\n", path);
         return -1;
     }
     if (len) {
@@ -84,27 +94,44 @@ static int run_dir(const char *dir)
         perror(dir);
         return -1;
     }
-    while ((e = readdir(d)) != NULL) {
+    for (;;) {
         size_t len;
         char *path;
         struct stat st;
+        errno = 0;
+        e = readdir(d);
+        if (!e) {
+            if (errno != 0) {
+                fprintf(stderr, "%s: readdir: %s\n", dir, strerror(errno));
+                rc = -1;
+            }
+            break;
+        }
         if (e->d_name[0] == '.') {
             continue;
         }
         len = strlen(dir) + strlen(e->d_name) + 2;
         path = (char *)malloc(len);
         if (!path) {
+            fprintf(stderr, "%s: out of memory\n", dir);
             rc = -1;
             break;
         }
         snprintf(path, len, "%s/%s", dir, e->d_name);
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (stat(path, &st) != 0) {
+            perror(path);
+            free(path);
+            rc = -1;
+            break;
+        }
+        if (!S_ISREG(st.st_mode)) {
             free(path);
             continue;
         }
         if (n == cap) {
             char **q = (char **)realloc(names, (cap ? cap * 2 : 64) * sizeof *names);
             if (!q) {
+                fprintf(stderr, "%s: out of memory\n", dir);
                 free(path);
                 rc = -1;
                 break;
