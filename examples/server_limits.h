@@ -139,10 +139,11 @@ static inline long limits_head_end(const char *in, size_t len)
     return 0;
 }
 
-/* Sends a complete HTTP/1.1 answer to a fresh socket and closes it. The request bytes
- * that already arrived are read first: closing with unread input would send RST, and the
- * peer could lose the answer. */
-static inline void limits_refuse(int fd, const char *status)
+/* Sends a complete HTTP/1.1 answer with no body but its status line to a connection
+ * that sent no request yet (or an incomplete one), and ends the sending side; the caller
+ * closes fd. The request bytes that already arrived are read first: closing with unread
+ * input would send RST, and the peer could lose the answer. */
+static inline void limits_answer(int fd, const char *status)
 {
     char sink[4096], msg[160];
     int n = snprintf(msg, sizeof msg,
@@ -152,20 +153,18 @@ static inline void limits_refuse(int fd, const char *status)
     (void)!recv(fd, sink, sizeof sink, MSG_DONTWAIT);
     (void)!send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
     shutdown(fd, SHUT_WR);
-    close(fd);
 }
 
 static inline void limits_turn_away(int fd, int refuse_503)
 {
     if (refuse_503) {
-        limits_refuse(fd, "503 Service Unavailable");
-    } else {
-        close(fd);
+        limits_answer(fd, "503 Service Unavailable");
     }
+    close(fd);
 }
 
-/* Accepts the next connection on the nonblocking listener lfd, open connections being
- * open (nconns of them) now. Returns its descriptor; or -1 when none is waiting, or when out of descriptors
+/* Accepts the next connection on the nonblocking listener lfd, nconns connections being
+ * open now. Returns its descriptor; or -1 when none is waiting, or when out of descriptors
  * with no reserve left (then *paused is set: stop polling lfd until a connection closes).
  * Connections over max_conns, and those that found no descriptor, get 503 (refuse_503
  * nonzero; else just a close: a TLS port cannot answer in plain text) and are not

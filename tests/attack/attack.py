@@ -23,8 +23,8 @@ Attacks
   reset       2,000 connections (at most 5 s) that request /dates and reset mid-write
   malformed   heads with a bare LF, a bare CR, a NUL: each answered 400 within 1 s
   keepalive   --keepalive-ms 300 and no events: ": keep-alive" comes every 300 ms (+-150)
-  h2flood     (h2_server) one h2c connection writing unknown frames (ignored by the spec)
-              as fast as the server reads them, for 5 s: the real client stays on time
+  h2flood     (h2_server) one h2c connection writing PING ACKs (ignored by the spec) as
+              fast as the server reads them, for 5 s: the real client stays on time
   h2frames    (h2_server) rapid reset (5,000 streams opened and reset), SETTINGS, PING and
               CONTINUATION floods, WINDOW_UPDATE of 0 and one overflowing the window
 """
@@ -532,8 +532,10 @@ def drain(s):
 
 def h2flood(srv):
     s = h2_open(srv.port)
-    junk = frame(0xfa, 0, 0, b"\0" * 16000)  # an unknown type: RFC 9113, 4.1, ignored
-    batch = junk * 16
+    s.sendall(frame(1, 0x5, 1, hpack_get()))  # a stream of its own, then the flood
+    # PING with ACK set that answers no PING: RFC 9113, 6.7, nothing to do, but parsed one
+    # by one, so the server needs more time to read them than this loop to write them
+    batch = frame(6, 0x1, 0, b"\0" * 8) * 16384
     s.setblocking(False)
     sent = 0
     end = now() + 5
@@ -550,6 +552,17 @@ def h2flood(srv):
     print("h2flood: %.0f MB of ignored frames written in 5 s" % (sent / 1e6), flush=True)
 
 
+def h2_send(s, data, label):
+    """Sends data; a server that closes the connection first has defended itself."""
+    try:
+        s.sendall(data)
+        return True
+    except OSError as e:
+        print("h2frames: %s: the server closed the connection (%s)" % (label, e.strerror),
+              flush=True)
+        return False
+
+
 def h2frames(srv):
     t = now()
     # rapid reset: open and reset streams, 5,000 of them
@@ -558,57 +571,41 @@ def h2frames(srv):
     for i in range(5000):
         sid = 2 * i + 1
         out += frame(1, 0x5, sid, hpack_get()) + frame(3, 0, sid, struct.pack(">I", 8))
-        if len(out) > 60000:
-            s.sendall(out)
+        if len(out) > 60000 or i == 4999:
+            if not h2_send(s, out, "rapid reset"):
+                break
             drain(s)
             out = b""
-    s.sendall(out)
-    read_answer(s, 0.5)
     s.close()
-    # SETTINGS and PING floods, never reading the ACKs
-    for ftype, payload in ((4, b""), (6, b"\0" * 8)):
+    # SETTINGS and PING floods, never reading the ACKs; CONTINUATION without an end
+    floods = (("SETTINGS", b"", frame(4, 0, 0) * 1000),
+              ("PING", b"", frame(6, 0, 0, b"\0" * 8) * 1000),
+              ("CONTINUATION", frame(1, 0x1, 1, hpack_get()),
+               frame(9, 0, 1, bytes([0, 1]) + b"x" + bytes([100]) + b"y" * 100) * 100))
+    for label, first, data in floods:
         s = h2_open(srv.port)
-        s.setblocking(False)
+        if not h2_send(s, first, label):
+            continue
         sent, end = 0, now() + 1.5
-        data = frame(ftype, 0, 0, payload) * 1000
-        while now() < end:
-            _, w, _ = select.select([], [s], [], 0.05)
-            if w:
-                try:
-                    sent += s.send(data)
-                except (BlockingIOError, OSError):
-                    break
+        while now() < end and h2_send(s, data, label):
+            sent += len(data)
             srv.rss()
         s.close()
-    # CONTINUATION without end: HEADERS without END_HEADERS, then endless CONTINUATION
-    s = h2_open(srv.port)
-    s.sendall(frame(1, 0x1, 1, hpack_get()))
-    s.setblocking(False)
-    end = now() + 1.5
-    cont = frame(9, 0, 1, bytes([0, 1]) + b"x" + bytes([100]) + b"y" * 100) * 100
-    while now() < end:
-        _, w, _ = select.select([], [s], [], 0.05)
-        if w:
-            try:
-                s.send(cont)
-            except (BlockingIOError, OSError):
-                break
-        srv.rss()
-    s.close()
-    # WINDOW_UPDATE of 0 and one overflowing 2^31-1: the server answers GOAWAY or RST
+        print("h2frames: %s flood: %.1f MB sent in at most 1.5 s" % (label, sent / 1e6),
+              flush=True)
+    # WINDOW_UPDATE of 0 and one overflowing 2^31-1: the server answers GOAWAY
     for label, frames in (("zero", frame(8, 0, 0, struct.pack(">I", 0))),
                           ("overflow", frame(8, 0, 0, struct.pack(">I", 0x7fffffff)) * 2)):
         s = h2_open(srv.port)
         s.sendall(frames)
         data, closed = read_answer(s, 2.0)
         s.close()
-        goaway = b"\x07\x00\x00\x00\x00\x00" in data
+        goaway = re.search(rb"[\x00-\xff]{3}\x07\x00\x00\x00\x00\x00", data) is not None
         print("h2frames: WINDOW_UPDATE %s: GOAWAY %s, closed %s" % (label, goaway, closed),
               flush=True)
-        if not goaway:
-            fail("h2frames: no GOAWAY after WINDOW_UPDATE %s" % label)
-    print("h2frames: rapid reset, SETTINGS, PING, CONTINUATION floods done in %.1f s" %
-          (now() - t), flush=True)
+        if not goaway or not closed:
+            fail("h2frames: no GOAWAY and close after WINDOW_UPDATE %s" % label)
+    print("h2frames: done in %.1f s" % (now() - t), flush=True)
 
 
 ATTACKS = {
