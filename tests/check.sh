@@ -4,7 +4,8 @@
 #   1. Release build: unit tests, fuzz-corpus replays, hostile streams, examples
 #      end to end (servers, clients, headless Chromium), install and consumers
 #   2. shared conformance vectors at chunk sizes 1, 2, 3, 7, 64, 4096
-#   3. the unit tests and replays under ASan+UBSan (gcc and clang) and valgrind
+#   3. the unit tests and replays under ASan+UBSan (gcc and clang) and valgrind; the
+#      examples' end-to-end and attack tests against their ASan+UBSan builds
 #   4. fuzzers (FUZZ_SECONDS each, default 60), clang-tidy and cppcheck
 #   5. the benchmark in its short mode (it checks its event counts)
 # Environment: FUZZ_SECONDS (fuzz time per fuzzer), SSE_QUICK=1 (stages 1-2 only).
@@ -97,6 +98,15 @@ for cc in gcc clang; do
   cmake --build "build-san-$cc" -j$jobs
   (cd "build-san-$cc" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
      ctest --output-on-failure -j$jobs -L unit --timeout 600)
+done
+# The servers and clients built above with the sanitizers, under the end-to-end tests and
+# the attacks (labels e2e, attack; not load or browser, whose figures want a plain build).
+# About a minute per compiler; attack.py relaxes its memory and timing bounds here.
+for cc in gcc clang; do
+  stage "examples under ASan+UBSan with $cc: end-to-end and attack tests"
+  (cd "build-san-$cc" && ATTACK_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 \
+     UBSAN_OPTIONS=print_stacktrace=1 \
+     ctest --output-on-failure -j$jobs -L 'e2e|attack' -LE 'load|browser' --timeout 300)
 done
 stage "valgrind memcheck"
 # every test labelled unit, its command run under memcheck; any report fails the run

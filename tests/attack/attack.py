@@ -5,7 +5,8 @@ The server is started here on port 0 with short limits (--interval-ms 250 --idle
 1000 --head-timeout-ms 2000). Before the attack a real client (a separate process, so this
 one's work cannot delay its reads) opens /dates. Every attack then asserts:
   - the server is still running (no crash) and, under the sanitizers, reported nothing;
-  - its VmRSS stayed within baseline + RSS_BOUND_KIB at every sample taken during the attack;
+  - its VmRSS stayed within baseline + RSS_BOUND_KIB at every sample taken during the attack
+    (16 MiB; 128 MiB for mhd_server, a thread per connection);
   - its open descriptors return to the baseline count once the attackers are gone;
   - the real client received every event (ids consecutive) and none later than one tick
     (--interval-ms) after the tick it belongs to;
@@ -13,7 +14,7 @@ and prints the figures of its own (connections held, seconds, answers).
 
 Attacks
   slowloris   300 heads, one byte per connection every 100 ms, never finished: each is
-              answered 408 and closed within --head-timeout-ms (+1 s)
+              answered 408 and closed within --head-timeout-ms (+1 s; +3 s sanitized)
   silent      300 connections that send nothing: closed within --idle-timeout-ms (+1 s)
   fdlimit     server under RLIMIT_NOFILE 64: 100 silent connections; the excess is answered
               503 at once, the server does not spin (CPU < 30 %), a client arriving during
@@ -48,6 +49,15 @@ HEAD_MS = 2000
 # has up to 2,000 at once there (81 MB measured).
 RSS_BOUND_KIB = {"mhd_server": 128 * 1024}
 RSS_BOUND_DEFAULT_KIB = 16 * 1024
+# ATTACK_SANITIZED=1 (tests/check.sh, ASan+UBSan builds): ASan's quarantine keeps freed
+# memory (up to 256 MB), so VmRSS is printed but not bounded, the server gets SLACK_S more
+# to close connections after a deadline and events may come LATE_MS late: that stage looks
+# for memory errors and undefined behaviour; the timing is asserted by the Release run.
+SANITIZED = os.environ.get("ATTACK_SANITIZED") == "1"
+SLACK_S = 3 if SANITIZED else 1
+# how late an event of the real client may come: one tick; 2 s sanitized (ASan serializes
+# thread creation: mhd_server's 300 new threads held a stream 1.1 s once)
+LATE_MS = 2000 if SANITIZED else INTERVAL_MS
 EPOCH_MS = 1704067200000
 HOST = "127.0.0.1"
 
@@ -254,11 +264,11 @@ class Victim:
         worst = max(late)
         print("%s: real client: %d events, ids %d..%d consecutive: %s, latest %.0f ms after "
               "its tick (bound %d ms)" % (label, len(ids), ids[0], ids[-1],
-                                          "yes" if not missing else "NO", worst, INTERVAL_MS),
+                                          "yes" if not missing else "NO", worst, LATE_MS),
               flush=True)
         if missing:
             fail("%s: the real client missed events before ids %s" % (label, missing[:5]))
-        if worst > INTERVAL_MS:
+        if worst > LATE_MS:
             fail("%s: an event came %.0f ms after its tick" % (label, worst))
 
 
@@ -289,7 +299,7 @@ def run(binary, name, attack, extra=(), nofile=None):
     victim.check(name)
     if fd1 != fd0:
         fail("%s: %d descriptors open after the attack, %d before" % (name, fd1, fd0))
-    if srv.peak_rss > rss0 + bound:
+    if srv.peak_rss > rss0 + bound and not SANITIZED:
         fail("%s: VmRSS peaked at %d KiB, baseline %d" % (name, srv.peak_rss, rss0))
     srv.stop()
     print("%s: PASS" % name, flush=True)
@@ -355,7 +365,7 @@ def slowloris(srv):
         if pos[i] < len(head):
             s.send(head[pos[i]:pos[i] + 1])
             pos[i] += 1
-    limit = HEAD_MS / 1000 + 1
+    limit = HEAD_MS / 1000 + SLACK_S
     st = summary("slowloris", socks, hold(srv, socks, limit + 1, drip), limit)
     if st.get(408, 0) != len(socks):
         fail("slowloris: expected 408 for every connection, got %s" % st)
@@ -363,7 +373,7 @@ def slowloris(srv):
 
 def silent(srv):
     socks = [connect(srv.port) for _ in range(300)]
-    limit = IDLE_MS / 1000 + 1
+    limit = IDLE_MS / 1000 + SLACK_S
     summary("silent", socks, hold(srv, socks, limit + 1), limit)
 
 
@@ -383,7 +393,7 @@ def fdlimit(srv):
     mhd_close = os.path.basename(srv.binary) == "mhd_server" and closed and not data
     if st not in (200, 503) and not mhd_close:
         fail("fdlimit: the client arriving during the attack got no answer within 1 s")
-    limit = IDLE_MS / 1000 + 1
+    limit = IDLE_MS / 1000 + SLACK_S
     cpu0, t0 = srv.cpu_s(), now()
     closed = hold(srv, socks, limit + 1)
     busy = (srv.cpu_s() - cpu0) / (now() - t0)
@@ -654,8 +664,6 @@ def main():
 
 
 def keepalive_run(binary):
-    # no events at all: an interval of an hour, so only the comment flows
-    global INTERVAL_MS
     srv = Server(binary, ["--keepalive-ms", "300", "--interval-ms", "3600000"])
     keepalive(srv)
     srv.stop()
