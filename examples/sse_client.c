@@ -423,8 +423,8 @@ static int send_request(struct client *cl, int fd, const struct url *u)
 
 /* Reads the final response head into buf (cap bytes) within cl->read_timeout_ms,
  * skipping interim 1xx responses. Returns its status and sets *body (the bytes after the
- * head start there) and *have (the bytes in buf); or RETRY / FATAL (negated) after
- * printing why. */
+ * head start there) and *have (the bytes in buf); or, after printing why, -1 (retry) or
+ * -2 (fatal). */
 static int read_head(struct client *cl, int fd, char *buf, size_t cap, char **body, size_t *have)
 {
     int64_t deadline = now_ms() + cl->read_timeout_ms;
@@ -437,7 +437,7 @@ static int read_head(struct client *cl, int fd, char *buf, size_t cap, char **bo
         while ((end = strstr(buf, "\r\n\r\n")) == NULL) {
             if (*have == cap - 1) {
                 fprintf(stderr, "sse_client: response head too large, not retrying\n");
-                return -FATAL;
+                return -2;
             }
             r = read_within(fd, buf + *have, cap - 1 - *have, deadline - now_ms());
             if (r <= 0) {
@@ -445,7 +445,7 @@ static int read_head(struct client *cl, int fd, char *buf, size_t cap, char **bo
                         r == 0    ? "connection closed"
                         : r == -2 ? "read timeout"
                                   : strerror(errno));
-                return -RETRY;
+                return -1;
             }
             *have += (size_t)r;
             buf[*have] = '\0';
@@ -454,7 +454,7 @@ static int read_head(struct client *cl, int fd, char *buf, size_t cap, char **bo
         status = status_line(buf);
         if (status < 0) {
             fprintf(stderr, "sse_client: not an HTTP/1.x status line, not retrying\n");
-            return -FATAL;
+            return -2;
         }
         if (status >= 200 || status == 101) {
             return status; /* 101: no upgrade was asked for, sse_check_response fails it */
@@ -487,7 +487,7 @@ static enum outcome run(struct client *cl, const struct url *u, struct url *next
     status = read_head(cl, fd, buf, sizeof buf, &body, &have);
     if (status < 0) {
         close(fd);
-        return (enum outcome)-status;
+        return status == -1 ? RETRY : FATAL;
     }
     if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
         header(buf, "Location", &loc, &loclen) == 1 && resolve(u, loc, loclen, next) == 0) {
