@@ -25,12 +25,14 @@
  * replaying missed events) is closed: it comes back with Last-Event-ID.
  *
  * Limits (server_limits.h's flags; MHD reads the heads, so they are set from outside it)
- *   idle         MHD_OPTION_CONNECTION_TIMEOUT, whole seconds (--idle-timeout-ms rounded
- *                up): a connection with no byte for that long is closed; event streams
- *                are exempt (MHD_CONNECTION_OPTION_TIMEOUT 0), the lag rule bounds them.
- *   head         the main thread checks every 100 ms: a connection whose first request is
- *                not complete --head-timeout-ms after its accept gets 408 and is shut down
- *                (MHD's own timeout restarts at every byte: a slowloris would outlast it).
+ *   idle, head   the main thread checks every 100 ms: a connection whose request line has
+ *                not arrived --idle-timeout-ms after its accept is shut down, one whose
+ *                request head is not complete after --head-timeout-ms gets 408 first.
+ *                (MHD's own timeout restarts at every byte, so a slowloris would outlast
+ *                it, and 300 connections timing out together cost it a second of CPU.)
+ *                MHD_OPTION_CONNECTION_TIMEOUT, --head-timeout-ms in whole seconds, still
+ *                closes a plain response the peer stops reading; event streams are exempt
+ *                (MHD_CONNECTION_OPTION_TIMEOUT 0): the lag rule bounds them.
  *   cap          MHD_OPTION_CONNECTION_LIMIT is --max-conns (at most what the descriptors
  *                allow) + REFUSE_SLOTS; a connection over --max-conns is answered 503 and
  *                closed at once, so the excess is answered rather than left in the
@@ -50,6 +52,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -75,7 +78,8 @@ struct stream {
 struct watch {
     struct watch *prev, *next;
     int fd;
-    int served; /* its first request is complete */
+    int started; /* its request line arrived */
+    int served;  /* its first request is complete */
     int64_t born; /* limits_now_ms() */
 };
 
@@ -84,8 +88,9 @@ static struct limits limits; /* likewise */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER; /* broadcast at shutdown */
 static int stopping;
-static struct watch *watched; /* under lock: every open connection */
-static unsigned nwatched;     /* under lock */
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct watch *watched; /* under watch_lock: every open connection */
+static unsigned nwatched;     /* under watch_lock */
 
 /* Appends tick id's frame to st->buf. */
 static void put_tick(struct stream *st, uint64_t id)
@@ -163,22 +168,34 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 
 /* ---- limits ---------------------------------------------------------------------------- */
 
-static void mark_served(struct MHD_Connection *conn)
+/* Sets a flag of conn's watch: offsetof(struct watch, started) or (.., served). */
+static void mark(struct MHD_Connection *conn, size_t flag)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     if (ci != NULL && ci->socket_context != NULL) {
-        pthread_mutex_lock(&lock);
-        ((struct watch *)ci->socket_context)->served = 1;
-        pthread_mutex_unlock(&lock);
+        pthread_mutex_lock(&watch_lock);
+        *(int *)((char *)ci->socket_context + flag) = 1;
+        pthread_mutex_unlock(&watch_lock);
     }
 }
 
-/* Answers status and shuts the socket: MHD's thread then reads EOF and closes it. Only for
- * a connection MHD has not answered (its request is not complete), under lock. */
+/* MHD_OPTION_URI_LOG_CALLBACK: the request line arrived. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls, (void)uri;
+    mark(conn, offsetof(struct watch, started));
+    return NULL;
+}
+
+/* Answers status (NULL: nothing) and shuts the socket: MHD's thread then reads EOF and
+ * closes it. Only for a connection MHD has not answered (its request is not complete),
+ * under watch_lock. */
 static void cut(struct watch *w, const char *status)
 {
-    limits_answer(w->fd, status);
+    if (status != NULL) {
+        limits_answer(w->fd, status);
+    }
     shutdown(w->fd, SHUT_RDWR);
     w->served = 1; /* once */
 }
@@ -190,7 +207,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
     struct watch *w = *socket_context;
     (void)cls;
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&watch_lock);
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -223,21 +240,21 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         free(w);
         *socket_context = NULL;
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&watch_lock);
 }
 
-/* The head deadline: 408 to every connection whose first request is still not complete. */
+/* The deadlines before a request: shut a silent connection, 408 to an unfinished head. */
 static void expire(void)
 {
     int64_t now = limits_now_ms();
     struct watch *w;
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&watch_lock);
     for (w = watched; w != NULL; w = w->next) {
-        if (!w->served && now >= w->born + limits.head_ms) {
-            cut(w, "408 Request Timeout");
+        if (!w->served && now >= limits_deadline(&limits, w->born, w->started)) {
+            cut(w, w->started ? "408 Request Timeout" : NULL);
         }
     }
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&watch_lock);
 }
 
 /* ---- requests --------------------------------------------------------------------------- */
@@ -254,7 +271,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     enum MHD_Result ret;
 
     (void)cls, (void)version, (void)upload, (void)upload_len, (void)req_cls;
-    mark_served(conn);
+    mark(conn, offsetof(struct watch, served));
     if (strcmp(method, "GET") != 0) {
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
     }
@@ -331,8 +348,9 @@ int main(int argc, char **argv)
             MHD_USE_ITC | MHD_USE_ERROR_LOG,
         0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_CONNECTION_LIMIT, limits.max_conns + REFUSE_SLOTS, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)((limits.idle_ms + 999) / 1000), MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        NULL, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+        (unsigned)((limits.head_ms + 999) / 1000), MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr, "mhd_server: cannot listen on port %u\n", port);
         return 1;
