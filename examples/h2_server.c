@@ -518,8 +518,9 @@ static enum route h1_parse(struct stream *st, char *line)
     return route_of(st);
 }
 
-/* Handles the request in c->in once its head is complete (as sse_server does). */
-static int h1_input(struct conn *c)
+/* Handles the request in c->in once its head is complete (as sse_server does); from: the
+ * bytes of c->in it has scanned before. */
+static int h1_input(struct conn *c, size_t from)
 {
     struct stream *st;
     enum route r;
@@ -530,7 +531,7 @@ static int h1_input(struct conn *c)
         return 0;
     }
     c->in[c->in_len] = '\0';
-    head_end = limits_head_end(c->in, c->in_len);
+    head_end = limits_head_end(c->in, c->in_len, from);
     if (head_end == 0 && c->in_len < REQUEST_CAP - 1) {
         return 0;
     }
@@ -720,6 +721,7 @@ static int on_bytes(struct conn *c, const char *data, size_t len)
         return nghttp2_session_mem_recv(c->h2, (const uint8_t *)data, len) < 0 ? -1 : 0;
     }
     size_t take = len < REQUEST_CAP - 1 - c->in_len ? len : REQUEST_CAP - 1 - c->in_len;
+    size_t from = c->proto == HTTP1 ? c->in_len : 0; /* bytes h1_input scanned before */
 
     memcpy(c->in + c->in_len, data, take);
     c->in_len += take;
@@ -743,7 +745,7 @@ static int on_bytes(struct conn *c, const char *data, size_t len)
             return 0;
         }
     }
-    return h1_input(c);
+    return h1_input(c, from);
 }
 
 /* One read per poll round: a peer that keeps the socket full gets its next turn after
@@ -1006,7 +1008,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: h2_server [--port P] [--interval-ms MS] [--history N] "
                     "[--retry-ms MS] [--max-streams N] [--cert FILE --key FILE] [-v]\n"
-                    "       " LIMITS_USAGE "\n");
+                    "       [--keepalive-ms MS] " LIMITS_USAGE "\n");
     exit(2);
 }
 

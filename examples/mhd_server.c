@@ -317,7 +317,7 @@ int main(int argc, char **argv)
         } else if (!feed_option(&feed, argc, argv, &a) &&
                    !limits_option(&limits, argc, argv, &a)) {
             fprintf(stderr, "usage: mhd_server [--port P] [--interval-ms MS] [--history N] "
-                            "[--retry-ms MS] " LIMITS_USAGE "\n");
+                            "[--retry-ms MS] [--keepalive-ms MS] " LIMITS_USAGE "\n");
             return 2;
         }
     }

@@ -33,8 +33,7 @@
 #include <unistd.h>
 
 #define LIMITS_FD_RESERVE 16 /* stdio, listener, the reserve, libraries' own descriptors */
-#define LIMITS_USAGE                                                                         \
-    "[--idle-timeout-ms MS] [--head-timeout-ms MS] [--max-conns N] [--keepalive-ms MS]"
+#define LIMITS_USAGE "[--idle-timeout-ms MS] [--head-timeout-ms MS] [--max-conns N]"
 
 struct limits {
     const char *prog;
@@ -121,13 +120,15 @@ static inline int64_t limits_deadline(const struct limits *l, int64_t born_ms, i
     return born_ms + ms;
 }
 
-/* Scans a request head (len bytes). Returns its length through the blank line when it is
- * complete; 0 when more bytes are needed; -1 when it is malformed (a NUL, a CR not followed
- * by LF, an LF not preceded by CR). */
-static inline long limits_head_end(const char *in, size_t len)
+/* Scans a request head (len bytes), from byte from on: the caller passes the length it
+ * had at the previous call, so a head that arrives a byte at a time is scanned once, not
+ * once per byte. Returns its length through the blank line when it is complete; 0 when
+ * more bytes are needed; -1 when it is malformed (a NUL, a CR not followed by LF, an LF
+ * not preceded by CR). */
+static inline long limits_head_end(const char *in, size_t len, size_t from)
 {
     size_t i;
-    for (i = 0; i < len; i++) {
+    for (i = from > 0 ? from - 1 : 0; i < len; i++) { /* a CR that ended the last bytes */
         if (in[i] == '\0' || (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) ||
             (in[i] == '\r' && i + 1 < len && in[i + 1] != '\n')) {
             return -1;

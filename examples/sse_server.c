@@ -270,7 +270,7 @@ static int on_readable(struct server *s, struct client *c)
     c->in_len += (size_t)r;
     c->in[c->in_len] = '\0';
     c->deadline = limits_deadline(&s->lim, c->born, 1);
-    end = limits_head_end(c->in, c->in_len);
+    end = limits_head_end(c->in, c->in_len, c->in_len - (size_t)r);
     if (end < 0) {
         respond(s, c, "400 Bad Request", "text/plain", "malformed request head\n");
     } else if (end > 0) {
@@ -458,7 +458,7 @@ int main(int argc, char **argv)
         } else if (!feed_option(&s.feed, argc, argv, &a) &&
                    !limits_option(&s.lim, argc, argv, &a)) {
             fprintf(stderr, "usage: sse_server [--port P] [--interval-ms MS] [--history N] "
-                            "[--retry-ms MS] " LIMITS_USAGE "\n");
+                            "[--retry-ms MS] [--keepalive-ms MS] " LIMITS_USAGE "\n");
             return 2;
         }
     }
