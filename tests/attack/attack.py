@@ -21,7 +21,8 @@ Attacks
               the attack is answered within 1 s and one arriving after it gets events
   cap         --max-conns 4: the connection over the cap gets 503 at once
   noread      50 streams and 50 page requests that never read a byte
-  reset       2,000 connections (at most 5 s) that request /dates and reset mid-write
+  reset       2,000 connections (at most 5 s) that ask for the page or a replay of the whole
+              ring with a 1 KiB receive buffer, read 100 bytes and reset mid-write
   malformed   heads with a bare LF, a bare CR, a NUL: each answered 400 within 1 s
   keepalive   --keepalive-ms 300 and no events: ": keep-alive" comes every 300 ms (+-150)
   h2flood     (h2_server) one h2c connection writing PING ACKs (ignored by the spec) as
@@ -451,21 +452,25 @@ def noread(srv):
 
 
 def reset(srv):
+    # what makes the server write most: the page, and a resume that replays the whole ring
+    asks = (request("/"), request()[:-2] + b"Last-Event-ID: 1\r\n\r\n")
     n = 0
     end = now() + 5
     while n < 2000 and now() < end:
         batch = []
-        for _ in range(20):
-            s = connect(srv.port)
+        for i in range(20):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            s.sendall(request())
+            s.connect((HOST, srv.port))
+            s.sendall(asks[i % 2])
             batch.append(s)
         for s in batch:
             read_answer_once(s)
             s.close()  # SO_LINGER 0: RST while the server writes
         n += len(batch)
         srv.rss()
-    print("reset: %d connections reset mid-stream in %.1f s" % (n, 5 - max(0, end - now())),
+    print("reset: %d connections reset mid-stream in %.2f s" % (n, 5 - max(0, end - now())),
           flush=True)
 
 
