@@ -384,6 +384,7 @@ def silent(srv):
 
 
 def fdlimit(srv):
+    base = srv.fds()
     socks = []
     for _ in range(100):
         socks.append(connect(srv.port))
@@ -409,6 +410,9 @@ def fdlimit(srv):
         fail("fdlimit: the server spins while out of descriptors")
     if statuses.get(503, 0) == 0:
         fail("fdlimit: no connection over the limit was answered 503")
+    end = now() + 3  # the server has closed its side too: its descriptors say so
+    while srv.fds() > base and now() < end:
+        time.sleep(0.02)
     after = connect(srv.port)
     after.sendall(request())
     data, _ = read_answer(after, 1.0)
