@@ -18,7 +18,7 @@
  *   sent it; feed_ring_advance adds the ticks that fell due. (mhd_server keeps no ring: it
  *   encodes the frames of each connection with feed_encode_tick.)
  * Frames every stream gets
- *   first the retry frame "retry: --retry-ms"; ": keep-alive" after FEED_KEEPALIVE_MS
+ *   first the retry frame "retry: --retry-ms"; ": keep-alive" after --keepalive-ms
  *   without any frame.
  * Resume (request header Last-Event-ID = L; the ring holds ids O..T, T the newest tick)
  *   none, not a decimal number, or L > T   live events only (after T);
@@ -34,7 +34,8 @@
  *   server's additions.
  * Options
  *   feed_option takes --interval-ms MS (default 1000), --history N (default 64) and
- *   --retry-ms MS (default 1000); feed_number reads any other numeric option.
+ *   --retry-ms MS (default 1000) and --keepalive-ms MS (default 15000: the comment
+ *   ": keep-alive" after that long without a frame); feed_number reads any other numeric option.
  */
 #ifndef DATES_FEED_H
 #define DATES_FEED_H
@@ -48,7 +49,7 @@
 #include <time.h>
 
 #define FEED_EPOCH_MS     1704067200000LL /* 2024-01-01T00:00:00Z */
-#define FEED_KEEPALIVE_MS 15000
+#define FEED_KEEPALIVE_MS 15000 /* default of --keepalive-ms */
 #define FEED_FRAME_CAP    128 /* "id: <20 digits>\ndata: <24-byte date>\n\n" fits */
 
 /* The demo page, a string literal (no external script, style or font: it works offline).
@@ -161,7 +162,7 @@ struct feed_frame {
 
 struct feed {
     const char *prog; /* for messages: "sse_server: ..." */
-    unsigned interval_ms, history, retry_ms;
+    unsigned interval_ms, history, retry_ms, keepalive_ms;
     char retry[64], keepalive[32]; /* encoded by feed_setup */
     size_t retry_len, keepalive_len;
     struct feed_frame *ring; /* feed_ring_init: tick k lives in ring[k % history] */
@@ -177,6 +178,7 @@ static inline void feed_defaults(struct feed *f, const char *prog)
     f->interval_ms = 1000;
     f->history = 64;
     f->retry_ms = 1000;
+    f->keepalive_ms = FEED_KEEPALIVE_MS;
 }
 
 /* Reads the number after option argv[*i] and steps over it; exits with a message when it
@@ -204,6 +206,8 @@ static inline int feed_option(struct feed *f, int argc, char **argv, int *i)
         f->history = feed_number(f->prog, argc, argv, i, 2, 1000000);
     } else if (strcmp(argv[*i], "--retry-ms") == 0) {
         f->retry_ms = feed_number(f->prog, argc, argv, i, 0, 3600000);
+    } else if (strcmp(argv[*i], "--keepalive-ms") == 0) {
+        f->keepalive_ms = feed_number(f->prog, argc, argv, i, 1, 3600000);
     } else {
         return 0;
     }
@@ -243,7 +247,7 @@ static inline uint64_t feed_tick_at(const struct feed *f, int64_t ms)
 static inline int64_t feed_next_due(const struct feed *f, uint64_t next, int64_t last_send_ms)
 {
     int64_t tick_ms = FEED_EPOCH_MS + (int64_t)(next * f->interval_ms);
-    int64_t keepalive_ms = last_send_ms + FEED_KEEPALIVE_MS;
+    int64_t keepalive_ms = last_send_ms + f->keepalive_ms;
     return keepalive_ms < tick_ms ? keepalive_ms : tick_ms;
 }
 

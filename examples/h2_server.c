@@ -15,7 +15,10 @@
  *   options: --port P (0: any free port; the bound one is printed), --interval-ms MS
  *            (default 1000), --history N (frames kept for resume, default 64), --retry-ms MS
  *            (default 1000), --max-streams N (SETTINGS_MAX_CONCURRENT_STREAMS, default
- *            1000), --cert FILE --key FILE (TLS), -v (log connections and requests).
+ *            1000), --cert FILE --key FILE (TLS), -v (log connections and requests),
+ *            --keepalive-ms MS (": keep-alive" after that long without a frame, default
+ *            15000), and the limits of server_limits.h: --idle-timeout-ms (5000),
+ *            --head-timeout-ms (10000), --max-conns (10000).
  *   It prints "listening on http://127.0.0.1:PORT/" (https:// with --cert) and stops cleanly
  *   on SIGINT/SIGTERM (GOAWAY to every HTTP/2 connection), printing the peak stream counts.
  *
@@ -38,6 +41,16 @@
  *                 EventSource comes back with Last-Event-ID.
  *   Plain port    a connection starting with the HTTP/2 preface is h2c; anything else is
  *                 served as HTTP/1.1, like sse_server (with SSE_HTTP_HEADERS).
+ *   Limits        server_limits.h: until its first request is complete (the TLS handshake,
+ *                 the HTTP/2 preface and HEADERS included) a connection has
+ *                 --idle-timeout-ms for its first byte and --head-timeout-ms in all, then
+ *                 it is closed (plain HTTP/1.1: 408 first). A malformed HTTP/1.1 head (NUL,
+ *                 bare CR or LF) gets 400, one over 4 KiB 431; connections over --max-conns
+ *                 or beyond the descriptors 503 on the plain port, a close on TLS. A plain
+ *                 response the peer does not take within --head-timeout-ms is closed.
+ *   Fairness      each poll round reads at most READ_CAP bytes of a connection and writes
+ *                 at most FLUSH_FILLS * OUT_LOW, so a flooding peer (ignored frames, PINGs)
+ *                 delays the other connections' events by one round, not until it stops.
  *
  * Ids, frames, the ring, the resume rules and the demo page are sse_server's, from the feed
  * the example servers share (dates_feed.h); this file is the transport: sockets, poll(),
@@ -46,6 +59,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "dates_feed.h"
+#include "server_limits.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,14 +76,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define REQUEST_CAP 4096  /* HTTP/1.1: larger request headers get 431 */
 #define PRE_CAP     256   /* per-stream bytes before ring frames: head, retry, gap, keep-alive */
 #define OUT_LOW     16384 /* serialize HTTP/2 frames until this many bytes wait for the socket */
-#define READ_CAP    16384
+#define READ_CAP    16384 /* bytes read per connection per poll round */
+#define FLUSH_FILLS 8     /* OUT_LOW fills written per connection per poll round */
 
 static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"; /* RFC 9113, 3.4 */
 
@@ -113,7 +127,9 @@ enum route {
     TEST_PAGE,
     DATES,
     NOT_FOUND,
-    BAD_METHOD
+    BAD_METHOD,
+    BAD_REQUEST, /* HTTP/1.1 head with a NUL, bare CR or bare LF */
+    TOO_LARGE    /* HTTP/1.1 head over REQUEST_CAP */
 };
 enum proto {
     HANDSHAKE,
@@ -146,6 +162,10 @@ struct server;
 struct conn {
     struct server *srv;
     int fd, dead, want_write, close_when_sent;
+    int more_in;      /* a read filled READ_CAP (or TLS holds bytes): read again next round */
+    int served;       /* a request was complete: no more head deadline */
+    int64_t deadline; /* limits_now_ms() time to close it: the head, or a plain response */
+    int64_t born;
     unsigned long num; /* for the log */
     SSL *ssl;          /* NULL: plain TCP */
     enum proto proto;
@@ -160,6 +180,7 @@ struct conn {
 
 struct server {
     struct feed feed; /* options, ring, retry and keep-alive frames */
+    struct limits lim;
     unsigned max_lag, max_streams;
     int verbose;
     int64_t last_send_ms;
@@ -202,9 +223,11 @@ static size_t stream_read(const struct server *s, struct stream *st, void *buf, 
         st->pre_off = st->pre_len = 0;
     }
     k = st->body_len - st->body_off < cap - n ? st->body_len - st->body_off : cap - n;
-    memcpy(out + n, st->body + st->body_off, k);
-    st->body_off += k;
-    n += k;
+    if (k > 0) { /* an event stream has no body: st->body is NULL */
+        memcpy(out + n, st->body + st->body_off, k);
+        st->body_off += k;
+        n += k;
+    }
     while (st->sse && n < cap && st->pos <= s->feed.newest) {
         const struct feed_frame *fr = feed_frame_of(&s->feed, st->pos);
         k = fr->len - st->pos_off < cap - n ? fr->len - st->pos_off : cap - n;
@@ -267,16 +290,31 @@ static enum route route_of(const struct stream *st)
 
 static const char *status_of(enum route r)
 {
-    return r == BAD_METHOD ? "405" : r == NOT_FOUND ? "404" : "200";
+    return r == BAD_METHOD    ? "405"
+           : r == NOT_FOUND   ? "404"
+           : r == BAD_REQUEST ? "400"
+           : r == TOO_LARGE   ? "431"
+                              : "200";
+}
+
+static const char *reason_of(enum route r)
+{
+    return r == BAD_METHOD    ? "Method Not Allowed"
+           : r == NOT_FOUND   ? "Not Found"
+           : r == BAD_REQUEST ? "Bad Request"
+           : r == TOO_LARGE   ? "Request Header Fields Too Large"
+                              : "OK";
 }
 
 /* Sets a static response body; returns its content type. */
 static const char *set_body(struct stream *st, enum route r)
 {
-    st->body = r == PAGE        ? page
-               : r == TEST_PAGE ? test_page
-               : r == NOT_FOUND ? "not found\n"
-                                : "only GET\n";
+    st->body = r == PAGE          ? page
+               : r == TEST_PAGE   ? test_page
+               : r == NOT_FOUND   ? "not found\n"
+               : r == BAD_REQUEST ? "malformed request head\n"
+               : r == TOO_LARGE   ? "too large\n"
+                                  : "only GET\n";
     st->body_len = strlen(st->body);
     return r == PAGE || r == TEST_PAGE ? "text/html; charset=utf-8" : "text/plain";
 }
@@ -401,6 +439,7 @@ static void respond_h2(struct conn *c, struct stream *st)
     const char *type = SSE_CONTENT_TYPE;
     nghttp2_data_provider dp;
 
+    c->served = 1;
     if (r == DATES) {
         start_stream(c->srv, st);
     } else {
@@ -458,25 +497,11 @@ static int start_h2(struct conn *c)
 
 /* ---- HTTP/1.1 ------------------------------------------------------------------------ */
 
-/* Handles the request in c->in once its head is complete (as sse_server does). */
-static int h1_input(struct conn *c)
+/* Reads the request line and Last-Event-ID of a complete, well-formed head into st. */
+static enum route h1_parse(struct stream *st, char *line)
 {
-    char *line = c->in, *end, *path, *sp;
-    struct stream *st;
-    enum route r;
+    char *end = strstr(line, "\r\n"), *path, *sp;
 
-    if (c->streams != NULL) {
-        c->in_len = 0; /* one request per connection: the rest is dropped */
-        return 0;
-    }
-    c->in[c->in_len] = '\0';
-    if (strstr(c->in, "\r\n\r\n") == NULL) {
-        return c->in_len == REQUEST_CAP - 1 ? -1 : 0; /* too large: close */
-    }
-    if ((st = stream_new(c, 0)) == NULL) {
-        return -1;
-    }
-    end = strstr(line, "\r\n");
     *end = '\0';
     path = strchr(line, ' ');
     sp = path ? strchr(path + 1, ' ') : NULL;
@@ -490,7 +515,31 @@ static int h1_input(struct conn *c)
             set_last_id(st, line + 14, (size_t)(end - line - 14));
         }
     }
-    r = route_of(st);
+    return route_of(st);
+}
+
+/* Handles the request in c->in once its head is complete (as sse_server does); from: the
+ * bytes of c->in it has scanned before. */
+static int h1_input(struct conn *c, size_t from)
+{
+    struct stream *st;
+    enum route r;
+    long head_end;
+
+    if (c->streams != NULL) {
+        c->in_len = 0; /* one request per connection: the rest is dropped */
+        return 0;
+    }
+    c->in[c->in_len] = '\0';
+    head_end = limits_head_end(c->in, c->in_len, from);
+    if (head_end == 0 && c->in_len < REQUEST_CAP - 1) {
+        return 0;
+    }
+    if ((st = stream_new(c, 0)) == NULL) {
+        return -1;
+    }
+    c->served = 1;
+    r = head_end > 0 ? h1_parse(st, c->in) : head_end < 0 ? BAD_REQUEST : TOO_LARGE;
     if (r == DATES) {
         static const char head[] = "HTTP/1.1 200 OK\r\n" SSE_HTTP_HEADERS "\r\n";
         feed_append(st->pre, sizeof st->pre, &st->pre_len, head, sizeof head - 1);
@@ -500,12 +549,9 @@ static int h1_input(struct conn *c)
         st->pre_len = (size_t)snprintf(st->pre, sizeof st->pre,
                                        "HTTP/1.1 %s %s\r\nContent-Type: %s\r\n"
                                        "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                                       status_of(r),
-                                       r == BAD_METHOD  ? "Method Not Allowed"
-                                       : r == NOT_FOUND ? "Not Found"
-                                                        : "OK",
-                                       type, st->body_len);
+                                       status_of(r), reason_of(r), type, st->body_len);
         c->close_when_sent = 1;
+        c->deadline = limits_now_ms() + c->srv->lim.head_ms; /* a peer that never reads */
     }
     if (c->srv->verbose) {
         fprintf(stderr, "h2_server: conn %lu http/1.1: %s %s last-event-id %lld -> %s\n", c->num,
@@ -601,10 +647,12 @@ static int fill(struct conn *c)
     return 0;
 }
 
-/* Sends what the socket takes. Returns -1 when the connection must be closed (an error,
- * a plain response fully sent, or an HTTP/2 session that is over). */
+/* Sends what the socket takes, FLUSH_FILLS buffers at most (then want_write: poll says
+ * when to go on). Returns -1 when the connection must be closed (an error, a plain
+ * response fully sent, or an HTTP/2 session that is over). */
 static int flush(struct conn *c)
 {
+    int fills = 0;
     if (c->proto == HANDSHAKE) {
         return 0; /* handshake() alone drives the socket until then */
     }
@@ -619,6 +667,10 @@ static int flush(struct conn *c)
             continue;
         }
         c->out_off = c->out_len = 0;
+        if (++fills > FLUSH_FILLS) {
+            c->want_write = 1; /* the others' turn */
+            return 0;
+        }
         if (fill(c) < 0) {
             return -1;
         }
@@ -668,11 +720,11 @@ static int on_bytes(struct conn *c, const char *data, size_t len)
     if (c->proto == HTTP2) {
         return nghttp2_session_mem_recv(c->h2, (const uint8_t *)data, len) < 0 ? -1 : 0;
     }
-    if (len > REQUEST_CAP - 1 - c->in_len) {
-        len = REQUEST_CAP - 1 - c->in_len;
-    }
-    memcpy(c->in + c->in_len, data, len);
-    c->in_len += len;
+    size_t take = len < REQUEST_CAP - 1 - c->in_len ? len : REQUEST_CAP - 1 - c->in_len;
+    size_t from = c->proto == HTTP1 ? c->in_len : 0; /* bytes h1_input scanned before */
+
+    memcpy(c->in + c->in_len, data, take);
+    c->in_len += take;
     if (c->proto == SNIFF) { /* plain port: the HTTP/2 preface means h2c */
         size_t k = c->in_len < sizeof preface - 1 ? c->in_len : sizeof preface - 1;
         if (memcmp(c->in, preface, k) != 0) {
@@ -683,20 +735,27 @@ static int on_bytes(struct conn *c, const char *data, size_t len)
             if (c->srv->verbose) {
                 fprintf(stderr, "h2_server: conn %lu h2c (prior knowledge)\n", c->num);
             }
+            /* what did not fit in c->in follows it: HTTP/2 frames, none dropped */
             if (start_h2(c) < 0 ||
-                nghttp2_session_mem_recv(c->h2, (const uint8_t *)c->in, c->in_len) < 0) {
+                nghttp2_session_mem_recv(c->h2, (const uint8_t *)c->in, c->in_len) < 0 ||
+                nghttp2_session_mem_recv(c->h2, (const uint8_t *)data + take, len - take) < 0) {
                 return -1;
             }
             c->in_len = 0;
             return 0;
         }
     }
-    return h1_input(c);
+    return h1_input(c, from);
 }
 
+/* One read per poll round: a peer that keeps the socket full gets its next turn after
+ * everybody else's (more_in), not before. */
 static int on_readable(struct conn *c)
 {
     char buf[READ_CAP];
+    ssize_t r;
+
+    c->more_in = 0;
     if (c->proto == HANDSHAKE) {
         if (handshake(c) < 0) {
             return -1;
@@ -705,18 +764,18 @@ static int on_readable(struct conn *c)
             return 0; /* more round trips to go */
         }
     }
-    for (;;) {
-        ssize_t r = tx_read(c, buf, sizeof buf);
-        if (r < 0) {
-            return -1;
-        }
-        if (r == 0) {
-            break;
-        }
-        if (on_bytes(c, buf, (size_t)r) < 0) {
-            return -1;
-        }
+    r = tx_read(c, buf, sizeof buf);
+    if (r < 0) {
+        return -1;
     }
+    if (r > 0 && !c->served) {
+        c->deadline = limits_deadline(&c->srv->lim, c->born, 1);
+    }
+    if (r > 0 && on_bytes(c, buf, (size_t)r) < 0) {
+        return -1;
+    }
+    /* a full read may have left more; TLS may hold decrypted bytes poll cannot see */
+    c->more_in = (size_t)r == sizeof buf || (c->ssl != NULL && SSL_pending(c->ssl) > 0);
     return flush(c);
 }
 
@@ -755,13 +814,9 @@ static void sweep(struct server *s)
 static void accept_all(struct server *s, int lfd)
 {
     for (;;) {
-        int one = 1, fd = accept(lfd, NULL, NULL);
+        int one = 1, fd = limits_accept(&s->lim, lfd, s->n, s->tls == NULL, &s->paused);
         struct conn *c;
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE) {
-                fprintf(stderr, "h2_server: accept: %s\n", strerror(errno));
-                s->paused = 1;
-            }
             return;
         }
         fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -779,6 +834,8 @@ static void accept_all(struct server *s, int lfd)
             c->srv = s;
             c->fd = fd;
             c->num = ++s->accepted;
+            c->born = limits_now_ms();
+            c->deadline = limits_deadline(&s->lim, c->born, 0);
             c->proto = s->tls ? HANDSHAKE : SNIFF;
             c->in = malloc(REQUEST_CAP);
             if (c->in != NULL && s->tls != NULL && (c->ssl = SSL_new(s->tls)) != NULL) {
@@ -799,6 +856,29 @@ static void accept_all(struct server *s, int lfd)
         }
         s->c[s->n++] = c;
     }
+}
+
+/* Closes the connections whose deadline passed: no first byte, no complete first request
+ * (plain HTTP/1.1 gets 408), a plain response the peer does not take. Returns the earliest
+ * deadline still ahead, or later. */
+static int64_t expire(struct server *s, int64_t mono, int64_t later)
+{
+    size_t i;
+    for (i = 0; i < s->n; i++) {
+        struct conn *c = s->c[i];
+        if (c->dead || (c->served && !c->close_when_sent)) {
+            continue;
+        }
+        if (mono < c->deadline) {
+            later = c->deadline < later ? c->deadline : later;
+            continue;
+        }
+        if (!c->served && c->ssl == NULL && c->proto != HTTP2 && c->in_len > 0) {
+            limits_answer(c->fd, "408 Request Timeout");
+        }
+        c->dead = 1;
+    }
+    return later;
 }
 
 /* ---- ticks --------------------------------------------------------------------------- */
@@ -927,7 +1007,8 @@ static int listen_on(unsigned port, int tls)
 static void usage(void)
 {
     fprintf(stderr, "usage: h2_server [--port P] [--interval-ms MS] [--history N] "
-                    "[--retry-ms MS] [--max-streams N] [--cert FILE --key FILE] [-v]\n");
+                    "[--retry-ms MS] [--max-streams N] [--cert FILE --key FILE] [-v]\n"
+                    "       [--keepalive-ms MS] " LIMITS_USAGE "\n");
     exit(2);
 }
 
@@ -935,7 +1016,6 @@ int main(int argc, char **argv)
 {
     struct server s;
     struct sigaction sa;
-    struct rlimit rl;
     struct pollfd *pfd = NULL;
     size_t npfd = 0, i;
     unsigned port = 8080;
@@ -944,6 +1024,7 @@ int main(int argc, char **argv)
 
     memset(&s, 0, sizeof s);
     feed_defaults(&s.feed, "h2_server");
+    limits_defaults(&s.lim, "h2_server");
     s.max_streams = 1000;
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--port") == 0) {
@@ -956,7 +1037,8 @@ int main(int argc, char **argv)
             key = argv[++a];
         } else if (strcmp(argv[a], "-v") == 0) {
             s.verbose = 1;
-        } else if (!feed_option(&s.feed, argc, argv, &a)) {
+        } else if (!feed_option(&s.feed, argc, argv, &a) &&
+                   !limits_option(&s.lim, argc, argv, &a)) {
             usage();
         }
     }
@@ -968,11 +1050,7 @@ int main(int argc, char **argv)
         s.tls = tls_context(cert, key);
     }
 
-    /* One fd per connection: allow as many as the hard limit does. */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    limits_setup(&s.lim); /* one fd per connection: as many as the hard limit allows */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns EINTR */
     sigaction(SIGINT, &sa, NULL);
@@ -995,16 +1073,20 @@ int main(int argc, char **argv)
     lfd = listen_on(port, s.tls != NULL);
 
     while (!stop) {
-        int64_t now = feed_now_ms(), timeout;
+        int64_t now = feed_now_ms(), mono, later, timeout;
         size_t n = 0;
+        int more_in = 0;
 
         if (feed_tick_at(&s.feed, now) > s.feed.newest) {
             broadcast(&s, now);
-        } else if (now - s.last_send_ms >= FEED_KEEPALIVE_MS) {
+        } else if (now - s.last_send_ms >= s.feed.keepalive_ms) {
             keep_alive(&s, now);
         }
+        mono = limits_now_ms();
+        later = expire(&s, mono, mono + 1000);
         sweep(&s);
         timeout = feed_next_due(&s.feed, s.feed.newest + 1, s.last_send_ms) - now;
+        timeout = timeout > later - mono ? later - mono : timeout;
         timeout = timeout < 0 ? 0 : timeout > 1000 ? 1000 : timeout;
 
         if (npfd < s.n + 1) {
@@ -1022,14 +1104,16 @@ int main(int argc, char **argv)
             pfd[n].fd = c->fd;
             pfd[n++].events =
                 (short)(POLLIN | (c->out_off < c->out_len || c->want_write ? POLLOUT : 0));
+            more_in |= c->more_in;
         }
-        if (poll(pfd, (nfds_t)n, (int)timeout) < 0) {
+        if (poll(pfd, (nfds_t)n, more_in ? 0 : (int)timeout) < 0) {
             continue; /* EINTR: a signal, or time to tick */
         }
         for (i = 0; i < s.n; i++) { /* pfd[i + 1] belongs to s.c[i] */
             struct conn *c = s.c[i];
             short re = pfd[i + 1].revents;
-            if ((re & (POLLIN | POLLHUP | POLLERR)) || (re && c->proto == HANDSHAKE)) {
+            if ((re & (POLLIN | POLLHUP | POLLERR)) || (re && c->proto == HANDSHAKE) ||
+                c->more_in) {
                 c->dead = on_readable(c) < 0;
             } else if ((re & POLLOUT) && flush(c) < 0) {
                 c->dead = 1;
@@ -1058,6 +1142,9 @@ int main(int argc, char **argv)
     }
     sweep(&s);
     close(lfd);
+    if (s.lim.spare_fd >= 0) {
+        close(s.lim.spare_fd);
+    }
     nghttp2_session_callbacks_del(s.cbs);
     SSL_CTX_free(s.tls); /* NULL is fine */
     free(s.c);

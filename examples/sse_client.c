@@ -2,7 +2,7 @@
  * sse_client - an EventSource-like client: POSIX sockets, HTTP/1.1, no dependency but sse.
  *
  *   sse_client http://127.0.0.1:8080/dates
- *   sse_client --max-events 10 http://127.0.0.1:8080/dates
+ *   sse_client --max-events 10 --read-timeout-ms 45000 http://127.0.0.1:8080/dates
  *
  * Prints each event on stdout as one line: type TAB id TAB data, where data's LF, CR, TAB
  * and backslash are written \n, \r, \t and \\. Failures are one line on stderr.
@@ -12,14 +12,31 @@
  *     (sse_last_id_header) once an id is known;
  *   - the response: a status other than 200 or a Content-Type whose essence is not
  *     text/event-stream (sse_check_response) fails without retrying; 204 means stop;
- *     bodies with Transfer-Encoding: chunked are decoded, others are read as they come;
+ *     bodies with Transfer-Encoding: chunked are decoded, others are read as they come
+ *     (up to Content-Length when there is one: then the body has ended);
+ *   - HTTP done strictly (RFC 9110, 9112): the status line is "HTTP/1.x NNN" and three
+ *     digits, nothing else; interim 1xx responses (103 Early Hints) are skipped, 101 fails;
+ *     Transfer-Encoding must be exactly "chunked", any other coding fails; Content-Type and
+ *     Content-Length are singletons: repeated with different values, the response fails
+ *     (identical repeats are one value); a bad chunk header ends the connection after the
+ *     events decoded before it;
+ *   - redirects as EventSource follows them (Fetch): 301, 302, 303, 307 and 308 with a
+ *     Location (http:// only), at most 20 in a row; each reconnection starts again from
+ *     the URL given on the command line, as the WHATWG text reads: "reestablish the
+ *     connection" fetches the EventSource's request, made once from that URL, and
+ *     follows the redirects anew. This client sends no Authorization and no cookies, so
+ *     nothing is carried to another origin;
+ *   - --read-timeout-ms (default 60000): a connection that brings no byte, not even a
+ *     comment, for that long is dropped and the client reconnects; the response head
+ *     must be complete within that time too;
  *   - reconnection: at the end of the body or on an error, wait the reconnection time
  *     (sse_parser_retry), doubled after each attempt that brought no event, up to 30 s
  *     (or the server's retry if larger); reset the parser for the new connection
  *     (sse_parser_finish keeps the last event ID), and resume.
  * Exit status: 0 after --max-events events or on HTTP 204 ("stop reconnecting" is a normal
  * end), 1 on a failure that must not be retried (bad status, bad Content-Type, bad URL),
- * 2 on bad usage. Only http:// URLs: for https use curl_client.
+ * 2 on bad usage. Only http:// URLs (a redirect to https:// is a failure): for https use
+ * curl_client.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -27,23 +44,25 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #define MAX_BACKOFF_MS 30000
-#define IDLE_TIMEOUT_S 60 /* servers send keep-alive comments well within this */
+#define MAX_REDIRECTS  20 /* Fetch's limit */
 
 enum outcome {
     RETRY,
     DONE,
-    FATAL
+    FATAL,
+    REDIRECT /* to the URL run() wrote to *next */
 };
 
 struct url {
@@ -54,6 +73,7 @@ struct client {
     sse_parser parser;
     char storage[65536]; /* events up to 48 KiB of data */
     long max_events, events, events_now;
+    unsigned read_timeout_ms; /* --read-timeout-ms */
 };
 
 /* Chunked transfer coding, decoded in place. */
@@ -67,7 +87,8 @@ struct chunked {
         DATA_LF,
         TRAILER,
         TRAILER_LF,
-        END
+        END,
+        BAD /* malformed: what was decoded before stands, the rest is not read */
     } state;
     unsigned long long left;
     int line_empty;
@@ -143,7 +164,6 @@ static int parse_url(const char *s, struct url *u)
 static int connect_to(const struct url *u)
 {
     struct addrinfo hints, *res, *ai;
-    struct timeval tv;
     int fd = -1, rc;
 
     memset(&hints, 0, sizeof hints);
@@ -170,9 +190,6 @@ static int connect_to(const struct url *u)
         fprintf(stderr, "sse_client: connect to %s:%s: %s\n", u->host, u->port, strerror(errno));
         return -1;
     }
-    tv.tv_sec = IDLE_TIMEOUT_S;
-    tv.tv_usec = 0;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;
 }
 
@@ -192,27 +209,110 @@ static int send_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-/* Finds header name in the header block; returns its value (spaces trimmed) or NULL. */
-static const char *header(const char *head, const char *name, size_t *len)
+/* Finds field name in the response head (NUL-terminated, "\r\n\r\n" at its end): *v and
+ * *len get its value, whitespace trimmed. Returns 0 when it is absent, 1 when present, -1
+ * when it appears twice with different values: these fields are singletons (RFC 9110,
+ * 5.3), and a recipient cannot tell which one the sender meant. */
+static int header(const char *head, const char *name, const char **v, size_t *len)
 {
     size_t nl = strlen(name);
     const char *line = strstr(head, "\r\n");
+    int found = 0;
 
     for (; line != NULL && line[2] != '\r'; line = strstr(line + 2, "\r\n")) {
-        const char *v = line + 2, *end = strstr(v, "\r\n");
-        if (strncasecmp(v, name, nl) == 0 && v[nl] == ':') {
-            v += nl + 1;
-            while (*v == ' ' || *v == '\t') {
-                v++;
-            }
-            while (end > v && (end[-1] == ' ' || end[-1] == '\t')) {
-                end--;
-            }
-            *len = (size_t)(end - v);
-            return v;
+        const char *b = line + 2, *end = strstr(b, "\r\n");
+        if (strncasecmp(b, name, nl) != 0 || b[nl] != ':') {
+            continue;
+        }
+        b += nl + 1;
+        while (*b == ' ' || *b == '\t') {
+            b++;
+        }
+        while (end > b && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+        if (found && ((size_t)(end - b) != *len || memcmp(b, *v, *len) != 0)) {
+            return -1;
+        }
+        *v = b;
+        *len = (size_t)(end - b);
+        found = 1;
+    }
+    return found;
+}
+
+/* Reads the status line "HTTP/1.x NNN[ reason]" (RFC 9112, 4); returns NNN, or -1 when the
+ * line is anything else (then the peer does not speak HTTP/1.x). */
+static int status_line(const char *line)
+{
+    size_t len = strcspn(line, "\r\n");
+    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || line[7] < '0' || line[7] > '9' ||
+        line[8] != ' ' || line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' ||
+        line[11] < '0' || line[11] > '9' || (len > 12 && line[12] != ' ')) {
+        return -1;
+    }
+    return (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
+}
+
+/* Resolves a Location value against u into next. Returns 0, or -1 when it is not an
+ * http:// URL this client can follow (another scheme, a control byte or space). */
+static int resolve(const struct url *u, const char *loc, size_t len, struct url *next)
+{
+    char abs[2400];
+    int ipv6 = strchr(u->host, ':') != NULL;
+    size_t i, colon = strcspn(loc, ":/?#");
+
+    len = strcspn(loc, "#") < len ? strcspn(loc, "#") : len; /* no fragment on the wire */
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)loc[i] <= ' ' || loc[i] == 0x7f) {
+            return -1;
         }
     }
-    return NULL;
+    if (len > 2000) {
+        return -1;
+    }
+    if (len >= 7 && strncasecmp(loc, "http://", 7) == 0) {
+        snprintf(abs, sizeof abs, "http://%.*s", (int)len - 7, loc + 7);
+    } else if (colon < len && loc[colon] == ':') {
+        return -1; /* https: or another scheme */
+    } else if (len >= 2 && loc[0] == '/' && loc[1] == '/') {
+        snprintf(abs, sizeof abs, "http:%.*s", (int)len, loc);
+    } else {
+        /* an absolute path, or a path relative to the current one's directory */
+        int dir = loc[0] == '/' ? 0 : (int)(strrchr(u->path, '/') - u->path) + 1;
+        snprintf(abs, sizeof abs, "http://%s%s%s:%s%.*s%.*s", ipv6 ? "[" : "", u->host,
+                 ipv6 ? "]" : "", u->port, dir, u->path, (int)len, loc);
+    }
+    return parse_url(abs, next);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads what arrives within ms. Returns the count, 0 at the end of the stream, -1 on an
+ * error (errno), -2 when ms passed without a byte. */
+static long read_within(int fd, char *buf, size_t cap, int64_t ms)
+{
+    struct pollfd p;
+    ssize_t r;
+    int n;
+
+    p.fd = fd;
+    p.events = POLLIN;
+    do {
+        n = poll(&p, 1, ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        return -2;
+    }
+    do {
+        r = n < 0 ? -1 : read(fd, buf, cap);
+    } while (r < 0 && errno == EINTR);
+    return (long)r;
 }
 
 static int hexval(char c)
@@ -224,12 +324,13 @@ static int hexval(char c)
 }
 
 /* Decodes buf[0..len) in place (the output is never longer than the input) and returns
- * the decoded length, or -1 on a malformed body. ck->state is END after the last chunk. */
-static long dechunk(struct chunked *ck, char *buf, size_t len)
+ * the decoded length. ck->state is END after the last chunk, BAD at a malformed byte:
+ * the bytes decoded before it are returned all the same, so no event is lost to it. */
+static size_t dechunk(struct chunked *ck, char *buf, size_t len)
 {
     size_t i = 0, out = 0;
 
-    while (i < len && ck->state != END) {
+    while (i < len && ck->state != END && ck->state != BAD) {
         char c = buf[i];
         switch (ck->state) {
         case SIZE:
@@ -242,7 +343,7 @@ static long dechunk(struct chunked *ck, char *buf, size_t len)
             } else if (c == '\n') {
                 ck->state = ck->left ? DATA : TRAILER;
             } else {
-                return -1;
+                ck->state = BAD; /* also a size of more than 14 hex digits */
             }
             i++;
             break;
@@ -252,7 +353,7 @@ static long dechunk(struct chunked *ck, char *buf, size_t len)
                 ck->state = ck->left ? DATA : TRAILER;
                 ck->line_empty = 1;
             } else if (ck->state == SIZE_LF) {
-                return -1;
+                ck->state = BAD;
             }
             i++;
             break;
@@ -272,7 +373,7 @@ static long dechunk(struct chunked *ck, char *buf, size_t len)
             if (c == '\n') {
                 ck->state = SIZE;
             } else if (c != '\r' || ck->state == DATA_LF) {
-                return -1;
+                ck->state = BAD;
             } else {
                 ck->state = DATA_LF;
             }
@@ -290,29 +391,24 @@ static long dechunk(struct chunked *ck, char *buf, size_t len)
             }
             i++;
             break;
-        case END: break;
+        case END:
+        case BAD: break;
         }
     }
-    return (long)out;
+    return out;
 }
 
-/* One connection: request, response head, body. */
-static enum outcome run(struct client *cl, const struct url *u)
+/* Sends the request for u: the path, Accept, Cache-Control and Last-Event-ID. */
+static int send_request(struct client *cl, int fd, const struct url *u)
 {
-    char buf[16384], req[4096];
-    size_t have = 0, idlen = 0, ctlen = 0, telen = 0;
-    const char *body, *ct, *te;
-    struct chunked ck;
-    int fd, status, chunked, ipv6 = strchr(u->host, ':') != NULL;
-    long n;
+    char req[4096];
+    size_t idlen = 0;
+    int ipv6 = strchr(u->host, ':') != NULL;
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nAccept: text/event-stream\r\n"
+                     "Cache-Control: no-cache\r\n",
+                     u->path, ipv6 ? "[" : "", u->host, ipv6 ? "]" : "", u->port);
 
-    if ((fd = connect_to(u)) < 0) {
-        return RETRY;
-    }
-    n = snprintf(req, sizeof req,
-                 "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nAccept: text/event-stream\r\n"
-                 "Cache-Control: no-cache\r\n",
-                 u->path, ipv6 ? "[" : "", u->host, ipv6 ? "]" : "", u->port);
     /* "Last-Event-ID: <id>" (or nothing), then CR LF, then the empty line */
     if (sse_last_id_header(&cl->parser, req + n, sizeof req - (size_t)n - 4, &idlen) != SSE_OK) {
         idlen = 0; /* an id too long for this buffer: resume without it */
@@ -322,39 +418,91 @@ static enum outcome run(struct client *cl, const struct url *u)
         idlen += 2;
     }
     memcpy(req + n + idlen, "\r\n", 2);
-    if (send_all(fd, req, (size_t)n + idlen + 2) < 0) {
+    return send_all(fd, req, (size_t)n + idlen + 2);
+}
+
+/* Reads the final response head into buf (cap bytes) within cl->read_timeout_ms,
+ * skipping interim 1xx responses. Returns its status and sets *body (the bytes after the
+ * head start there) and *have (the bytes in buf); or, after printing why, -1 (retry) or
+ * -2 (fatal). */
+static int read_head(struct client *cl, int fd, char *buf, size_t cap, char **body, size_t *have)
+{
+    int64_t deadline = now_ms() + cl->read_timeout_ms;
+    int status;
+
+    for (;;) {
+        char *end;
+        long r;
+        buf[*have] = '\0';
+        while ((end = strstr(buf, "\r\n\r\n")) == NULL) {
+            if (*have == cap - 1) {
+                fprintf(stderr, "sse_client: response head too large, not retrying\n");
+                return -2;
+            }
+            r = read_within(fd, buf + *have, cap - 1 - *have, deadline - now_ms());
+            if (r <= 0) {
+                fprintf(stderr, "sse_client: %s before the end of the response head\n",
+                        r == 0    ? "connection closed"
+                        : r == -2 ? "read timeout"
+                                  : strerror(errno));
+                return -1;
+            }
+            *have += (size_t)r;
+            buf[*have] = '\0';
+        }
+        *body = end + 4;
+        status = status_line(buf);
+        if (status < 0) {
+            fprintf(stderr, "sse_client: not an HTTP/1.x status line, not retrying\n");
+            return -2;
+        }
+        if (status >= 200 || status == 101) {
+            return status; /* 101: no upgrade was asked for, sse_check_response fails it */
+        }
+        /* interim (103 Early Hints...): drop it, the final response follows */
+        *have -= (size_t)(*body - buf);
+        memmove(buf, *body, *have);
+    }
+}
+
+/* One connection: request, response head, body. A redirect's target goes to *next. */
+static enum outcome run(struct client *cl, const struct url *u, struct url *next)
+{
+    char buf[16384];
+    size_t have = 0, ctlen = 0, telen = 0, cllen = 0, loclen = 0;
+    const char *ct = NULL, *te = NULL, *clv = NULL, *loc = NULL;
+    char *body = NULL;
+    struct chunked ck;
+    unsigned long long left = 0; /* Content-Length: body bytes still to come */
+    int fd, status, chunked, has_ct, has_te, has_len;
+
+    if ((fd = connect_to(u)) < 0) {
+        return RETRY;
+    }
+    if (send_request(cl, fd, u) < 0) {
         fprintf(stderr, "sse_client: send: %s\n", strerror(errno));
         close(fd);
         return RETRY;
     }
-
-    /* Response head, up to the empty line. */
-    for (;;) {
-        ssize_t r = read(fd, buf + have, sizeof buf - 1 - have);
-        if (r <= 0) {
-            fprintf(stderr, "sse_client: %s before the response head\n",
-                    r == 0 ? "connection closed" : strerror(errno));
-            close(fd);
-            return RETRY;
-        }
-        have += (size_t)r;
-        buf[have] = '\0';
-        if ((body = strstr(buf, "\r\n\r\n")) != NULL) {
-            body += 4;
-            break;
-        }
-        if (have == sizeof buf - 1) {
-            fprintf(stderr, "sse_client: response head too large, not retrying\n");
-            close(fd);
-            return FATAL;
-        }
+    status = read_head(cl, fd, buf, sizeof buf, &body, &have);
+    if (status < 0) {
+        close(fd);
+        return status == -1 ? RETRY : FATAL;
     }
-    if (sscanf(buf, "HTTP/%*d.%*d %d", &status) != 1) {
-        fprintf(stderr, "sse_client: not an HTTP response, not retrying\n");
+    if ((status == 301 || status == 302 || status == 303 || status == 307 || status == 308) &&
+        header(buf, "Location", &loc, &loclen) == 1 && resolve(u, loc, loclen, next) == 0) {
+        close(fd);
+        return REDIRECT; /* a 3xx without a usable Location is final: it fails below */
+    }
+    has_ct = header(buf, "Content-Type", &ct, &ctlen);
+    has_te = header(buf, "Transfer-Encoding", &te, &telen);
+    has_len = header(buf, "Content-Length", &clv, &cllen);
+    if (has_ct < 0 || has_len < 0) {
+        fprintf(stderr, "sse_client: two different %s headers, not retrying\n",
+                has_ct < 0 ? "Content-Type" : "Content-Length");
         close(fd);
         return FATAL;
     }
-    ct = header(buf, "Content-Type", &ctlen);
     switch (sse_check_response(status, ct, ctlen)) {
     case SSE_OK: break;
     case SSE_ERR_NO_CONTENT:
@@ -363,7 +511,7 @@ static enum outcome run(struct client *cl, const struct url *u)
         return DONE;
     case SSE_ERR_CONTENT_TYPE:
         fprintf(stderr, "sse_client: Content-Type %.*s is not text/event-stream, not retrying\n",
-                ct ? (int)ctlen : 6, ct ? ct : "(none)");
+                has_ct ? (int)ctlen : 6, has_ct ? ct : "(none)");
         close(fd);
         return FATAL;
     default:
@@ -371,37 +519,57 @@ static enum outcome run(struct client *cl, const struct url *u)
         close(fd);
         return FATAL;
     }
-    te = header(buf, "Transfer-Encoding", &telen);
-    chunked = te != NULL && telen >= 7 && strncasecmp(te + telen - 7, "chunked", 7) == 0;
+    /* Transfer-Encoding: the one coding we decode, exactly; it overrides Content-Length */
+    chunked = has_te != 0;
+    if (has_te != 0 && (telen != 7 || strncasecmp(te, "chunked", 7) != 0)) {
+        fprintf(stderr, "sse_client: Transfer-Encoding %.*s not supported, not retrying\n",
+                has_te > 0 ? (int)telen : 9, has_te > 0 ? te : "(several)");
+        close(fd);
+        return FATAL;
+    }
+    if (!chunked && has_len) {
+        size_t i;
+        for (i = 0; i < cllen && i < 19 && clv[i] >= '0' && clv[i] <= '9'; i++) {
+            left = left * 10 + (unsigned)(clv[i] - '0');
+        }
+        if (cllen == 0 || i != cllen) {
+            fprintf(stderr, "sse_client: bad Content-Length %.*s, not retrying\n", (int)cllen,
+                    clv);
+            close(fd);
+            return FATAL;
+        }
+    }
     memset(&ck, 0, sizeof ck);
 
-    /* Body: bytes after the head first, then what read() brings, until EOF or an error. */
+    /* Body: bytes after the head first, then what arrives, until its end, an error, or
+     * --read-timeout-ms without a byte. */
     have -= (size_t)(body - buf);
     memmove(buf, body, have);
     for (;;) {
-        ssize_t r;
-        sse_error err;
-        n = chunked ? dechunk(&ck, buf, have) : (long)have;
-        if (n < 0) {
+        long r;
+        size_t n = chunked ? dechunk(&ck, buf, have) : have;
+        if (!chunked && has_len && n > left) {
+            n = (size_t)left; /* what follows the body is not part of the stream */
+        }
+        left -= !chunked && has_len ? n : 0;
+        if (sse_parser_feed(&cl->parser, buf, n, on_event, cl) == SSE_ERR_STOPPED) {
+            close(fd); /* on_event: --max-events reached */
+            return DONE;
+        }
+        if (chunked && ck.state == BAD) {
             fprintf(stderr, "sse_client: bad chunked encoding\n");
             break;
         }
-        err = sse_parser_feed(&cl->parser, buf, (size_t)n, on_event, cl);
-        if (err == SSE_ERR_STOPPED) { /* on_event: --max-events reached */
-            close(fd);
-            return DONE;
-        }
-        if (chunked && ck.state == END) {
+        if ((chunked && ck.state == END) || (!chunked && has_len && left == 0)) {
             fprintf(stderr, "sse_client: end of stream\n");
             break;
         }
-        r = read(fd, buf, sizeof buf);
-        if (r < 0 && errno == EINTR) {
-            have = 0;
-            continue;
-        }
+        r = read_within(fd, buf, sizeof buf, cl->read_timeout_ms);
         if (r <= 0) {
-            fprintf(stderr, "sse_client: %s\n", r == 0 ? "end of stream" : strerror(errno));
+            fprintf(stderr, "sse_client: %s\n",
+                    r == 0    ? "end of stream"
+                    : r == -2 ? "read timeout: no byte, not even a comment"
+                              : strerror(errno));
             break;
         }
         have = (size_t)r;
@@ -422,15 +590,24 @@ static void sleep_ms(unsigned long long ms)
 int main(int argc, char **argv)
 {
     static struct client cl;
-    struct url u;
-    unsigned failures = 0;
+    struct url origin, u, next;
+    unsigned failures = 0, hops = 0;
     const char *url = NULL;
     int a;
 
     cl.max_events = -1;
+    cl.read_timeout_ms = 60000;
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--max-events") == 0 && a + 1 < argc) {
             cl.max_events = atol(argv[++a]);
+        } else if (strcmp(argv[a], "--read-timeout-ms") == 0 && a + 1 < argc) {
+            char *end;
+            unsigned long v = strtoul(argv[++a], &end, 10);
+            if (*end != '\0' || v < 1 || v > 3600000) {
+                fprintf(stderr, "sse_client: --read-timeout-ms needs 1 to 3600000\n");
+                return 2;
+            }
+            cl.read_timeout_ms = (unsigned)v;
         } else if (argv[a][0] != '-' && url == NULL) {
             url = argv[a];
         } else {
@@ -439,26 +616,40 @@ int main(int argc, char **argv)
         }
     }
     if (url == NULL) {
-        fprintf(stderr, "usage: sse_client [--max-events N] http://host[:port]/path\n");
+        fprintf(stderr, "usage: sse_client [--max-events N] [--read-timeout-ms MS] "
+                        "http://host[:port]/path\n");
         return 2;
     }
-    if (parse_url(url, &u) < 0) {
+    if (parse_url(url, &origin) < 0) {
         fprintf(stderr, "sse_client: bad URL %s (only http://host[:port]/path)\n", url);
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
     sse_parser_init(&cl.parser, cl.storage, sizeof cl.storage, 0);
 
+    u = origin;
     for (;;) {
         unsigned long long delay;
         enum outcome o;
 
         cl.events_now = 0;
-        o = run(&cl, &u);
+        o = run(&cl, &u, &next);
+        if (o == REDIRECT) {
+            if (++hops > MAX_REDIRECTS) {
+                fprintf(stderr, "sse_client: more than %d redirects, not retrying\n",
+                        MAX_REDIRECTS);
+                return 1;
+            }
+            u = next;
+            continue;
+        }
         if (o != RETRY) {
             return o == DONE ? 0 : 1;
         }
-        /* Same source, new connection: keeps the last event ID and the retry time. */
+        /* Same source, new connection: keeps the last event ID and the retry time. It
+         * starts from the URL given, and follows the redirects anew. */
+        u = origin;
+        hops = 0;
         sse_parser_finish(&cl.parser, on_event, &cl);
         failures = cl.events_now > 0 ? 0 : failures + 1;
         delay = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS);

@@ -6,7 +6,10 @@
  *                                       or: sse_client http://127.0.0.1:8080/dates
  *   options: --port P (0: any free port; the bound one is printed), --interval-ms MS
  *            (default 1000), --history N (frames kept for resume, default 64),
- *            --retry-ms MS (the retry: sent at connection start, default 1000)
+ *            --retry-ms MS (the retry: sent at connection start, default 1000),
+ *            --keepalive-ms MS (": keep-alive" after that long without a frame, default
+ *            15000), and the limits of server_limits.h: --idle-timeout-ms (5000),
+ *            --head-timeout-ms (10000), --max-conns (10000)
  *   It prints "listening on http://127.0.0.1:PORT/" and stops cleanly on SIGINT/SIGTERM.
  *
  * What it shows
@@ -16,7 +19,13 @@
  *               per page): the browser reconnects and resumes with Last-Event-ID.
  *   GET /dates  the stream: SSE_HTTP_HEADERS, a "retry:" frame, then one event per interval
  *               (data: the tick's UTC date, id: the tick number) and ": keep-alive" after
- *               15 s without any frame.
+ *               --keepalive-ms without any frame.
+ *   Limits      server_limits.h: a connection silent for --idle-timeout-ms is closed, one
+ *               whose head is not complete after --head-timeout-ms gets 408, a head with a
+ *               NUL, bare CR or bare LF gets 400, one over 4 KiB 431, connections over
+ *               --max-conns (or beyond the descriptors) 503. A plain response not taken
+ *               by the peer within --head-timeout-ms is reset. Each poll round reads at
+ *               most 4 KiB per connection and writes at most what its socket takes.
  *   Broadcast   every frame is encoded once (sse_encode) into a ring of the last N frames.
  *               A client is only a position in that ring (next frame, bytes of it sent):
  *               writev() sends it the ring's bytes, nothing is copied or encoded per client.
@@ -33,6 +42,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "dates_feed.h"
+#include "server_limits.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,7 +55,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -78,10 +87,13 @@ struct client {
     uint64_t live_from; /* ids from here on were live when sent; before: replayed */
     size_t next_off;    /* bytes of that frame already sent */
     char tag[33];       /* STREAMING: T of /dates?tag=T, for /drop; "" when none */
+    int64_t born;       /* accept time, limits_now_ms() */
+    int64_t deadline;   /* READING, RESPONDING: closed at this time (limits_now_ms) */
 };
 
 struct server {
     struct feed feed; /* options, ring, retry and keep-alive frames */
+    struct limits lim;
     unsigned max_lag;
     int64_t last_send_ms;
     struct client **c;
@@ -166,9 +178,11 @@ static int flush(struct server *s, struct client *c)
 
 /* ---- requests ----------------------------------------------------------------------- */
 
-static void respond(struct client *c, const char *status, const char *type, const char *body)
+static void respond(struct server *s, struct client *c, const char *status, const char *type,
+                    const char *body)
 {
     c->state = RESPONDING;
+    c->deadline = limits_now_ms() + s->lim.head_ms; /* a peer that never reads is reset */
     c->body = body;
     c->body_len = strlen(body);
     c->head_len = (size_t)snprintf(c->head, sizeof c->head,
@@ -204,7 +218,7 @@ static void drop(struct server *s, struct client *c, const char *tag)
             n++;
         }
     }
-    respond(c, n ? "200 OK" : "404 Not Found", "text/plain", n ? "dropped\n" : "no such stream\n");
+    respond(s, c, n ? "200 OK" : "404 Not Found", "text/plain", n ? "dropped\n" : "no such stream\n");
 }
 
 /* Handles a complete request in c->in. */
@@ -221,7 +235,7 @@ static void route(struct server *s, struct client *c)
     path = strchr(line, ' ');
     sp = path ? strchr(path + 1, ' ') : NULL;
     if (path == NULL || sp == NULL) {
-        respond(c, "400 Bad Request", "text/plain", "bad request\n");
+        respond(s, c, "400 Bad Request", "text/plain", "bad request\n");
         return;
     }
     *path++ = '\0';
@@ -250,24 +264,25 @@ static void route(struct server *s, struct client *c)
     }
     has_last = last_id != NULL && feed_last_id(last_id, last_len, &last);
     if (strcmp(c->in, "GET") != 0) {
-        respond(c, "405 Method Not Allowed", "text/plain", "only GET\n");
+        respond(s, c, "405 Method Not Allowed", "text/plain", "only GET\n");
     } else if (strcmp(path, "/") == 0) {
-        respond(c, "200 OK", "text/html; charset=utf-8", page);
+        respond(s, c, "200 OK", "text/html; charset=utf-8", page);
     } else if (strcmp(path, "/dates") == 0) {
         strcpy(c->tag, tag);
         start_stream(s, c, has_last, last);
     } else if (strcmp(path, "/drop") == 0) {
         drop(s, c, tag);
     } else {
-        respond(c, "404 Not Found", "text/plain", "not found\n");
+        respond(s, c, "404 Not Found", "text/plain", "not found\n");
     }
 }
 
-/* Reads what arrived. Returns -1 when the client must be closed. */
+/* Reads what arrived: one read per poll round. Returns -1 when the client must be closed. */
 static int on_readable(struct server *s, struct client *c)
 {
     char sink[512];
     ssize_t r;
+    long end;
 
     if (c->state != READING) { /* nothing more is expected: watch for EOF, drop the rest */
         r = read(c->fd, sink, sizeof sink);
@@ -279,10 +294,14 @@ static int on_readable(struct server *s, struct client *c)
     }
     c->in_len += (size_t)r;
     c->in[c->in_len] = '\0';
-    if (strstr(c->in, "\r\n\r\n") != NULL) {
+    c->deadline = limits_deadline(&s->lim, c->born, 1);
+    end = limits_head_end(c->in, c->in_len, c->in_len - (size_t)r);
+    if (end < 0) {
+        respond(s, c, "400 Bad Request", "text/plain", "malformed request head\n");
+    } else if (end > 0) {
         route(s, c);
     } else if (c->in_len == REQUEST_CAP - 1) {
-        respond(c, "431 Request Header Fields Too Large", "text/plain", "too large\n");
+        respond(s, c, "431 Request Header Fields Too Large", "text/plain", "too large\n");
     } else {
         return 0;
     }
@@ -315,13 +334,9 @@ static void sweep(struct server *s)
 static void accept_all(struct server *s, int lfd)
 {
     for (;;) {
-        int one = 1, fd = accept(lfd, NULL, NULL);
+        int one = 1, fd = limits_accept(&s->lim, lfd, s->n, 1, &s->paused);
         struct client *c;
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE) {
-                fprintf(stderr, "sse_server: accept: %s\n", strerror(errno));
-                s->paused = 1;
-            }
             return;
         }
         fcntl(fd, F_SETFL, O_NONBLOCK);
@@ -347,6 +362,8 @@ static void accept_all(struct server *s, int lfd)
             continue;
         }
         c->fd = fd;
+        c->born = limits_now_ms();
+        c->deadline = limits_deadline(&s->lim, c->born, 0);
         s->c[s->n++] = c;
     }
 }
@@ -377,6 +394,35 @@ static void broadcast(struct server *s, int64_t now)
         }
     }
     s->last_send_ms = now;
+}
+
+/* Closes the connections whose deadline passed: silent ones, unfinished heads (408), plain
+ * responses the peer does not take. Returns the earliest deadline still ahead (or later). */
+static int64_t expire(struct server *s, int64_t mono, int64_t later)
+{
+    size_t i;
+    for (i = 0; i < s->n; i++) {
+        struct client *c = s->c[i];
+        if (c->dead || c->state == STREAMING) {
+            continue;
+        }
+        if (mono < c->deadline) {
+            later = c->deadline < later ? c->deadline : later;
+        } else if (c->state == RESPONDING) {
+            c->dead = RESET;
+        } else if (c->in_len == 0) {
+            c->dead = 1; /* said nothing: nobody to answer */
+        } else {
+            respond(s, c, "408 Request Timeout", "text/plain", "request head too slow\n");
+            free(c->in);
+            c->in = NULL;
+            c->deadline = mono; /* one try: the next round resets it if still unsent */
+            if (flush(s, c) < 0) {
+                c->dead = 1;
+            }
+        }
+    }
+    return later;
 }
 
 static void keep_alive(struct server *s, int64_t now)
@@ -423,7 +469,6 @@ int main(int argc, char **argv)
 {
     struct server s;
     struct sigaction sa;
-    struct rlimit rl;
     struct pollfd *pfd = NULL;
     size_t npfd = 0, i;
     unsigned port = 8080;
@@ -431,22 +476,19 @@ int main(int argc, char **argv)
 
     memset(&s, 0, sizeof s);
     feed_defaults(&s.feed, "sse_server");
+    limits_defaults(&s.lim, "sse_server");
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--port") == 0) {
             port = feed_number("sse_server", argc, argv, &a, 0, 65535);
-        } else if (!feed_option(&s.feed, argc, argv, &a)) {
+        } else if (!feed_option(&s.feed, argc, argv, &a) &&
+                   !limits_option(&s.lim, argc, argv, &a)) {
             fprintf(stderr, "usage: sse_server [--port P] [--interval-ms MS] [--history N] "
-                            "[--retry-ms MS]\n");
+                            "[--retry-ms MS] [--keepalive-ms MS] " LIMITS_USAGE "\n");
             return 2;
         }
     }
     s.max_lag = s.feed.history / 2;
-
-    /* One fd per client: allow as many as the hard limit does. */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    limits_setup(&s.lim); /* one fd per client: as many as the hard limit allows */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns EINTR */
     sigaction(SIGINT, &sa, NULL);
@@ -461,16 +503,19 @@ int main(int argc, char **argv)
     lfd = listen_on(port);
 
     while (!stop) {
-        int64_t now = feed_now_ms(), timeout;
+        int64_t now = feed_now_ms(), mono, later, timeout;
         size_t n = 0;
 
         if (feed_tick_at(&s.feed, now) > s.feed.newest) {
             broadcast(&s, now);
-        } else if (now - s.last_send_ms >= FEED_KEEPALIVE_MS) {
+        } else if (now - s.last_send_ms >= s.feed.keepalive_ms) {
             keep_alive(&s, now);
         }
+        mono = limits_now_ms();
+        later = expire(&s, mono, mono + 1000);
         sweep(&s);
         timeout = feed_next_due(&s.feed, s.feed.newest + 1, s.last_send_ms) - now;
+        timeout = timeout > later - mono ? later - mono : timeout;
         timeout = timeout < 0 ? 0 : timeout > 1000 ? 1000 : timeout;
 
         if (npfd < s.n + 1) {
@@ -510,6 +555,9 @@ int main(int argc, char **argv)
     }
     sweep(&s);
     close(lfd);
+    if (s.lim.spare_fd >= 0) {
+        close(s.lim.spare_fd);
+    }
     free(s.c);
     free(s.feed.ring);
     free(pfd);

@@ -5,7 +5,8 @@
 #      end to end (servers, clients, headless Chromium), install and consumers
 #   2. conformance vectors at chunk sizes 1, 2, 3, 7, 64, 4096: the project's own
 #      (tests/conformance), and the shared ones when ../shared is beside the clone
-#   3. the unit tests and replays under ASan+UBSan (gcc and clang) and valgrind
+#   3. the unit tests and replays under ASan+UBSan (gcc and clang) and valgrind; the
+#      examples' end-to-end and attack tests against their ASan+UBSan builds
 #   4. fuzzers (FUZZ_SECONDS each, default 60), clang-tidy and cppcheck
 #   5. the benchmark in its short mode (it checks its event counts)
 #   6. README's two commands in both orders, each on a fresh clone (tests/two_commands.sh)
@@ -133,6 +134,14 @@ for cc in gcc clang; do
   cmake --build "build-san-$cc" -j$jobs
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_ctest "build-san-$cc" -L unit --timeout 600
+done
+# The servers and clients built above with the sanitizers, under the end-to-end tests and
+# the attacks (labels e2e, attack; not load or browser, whose figures want a plain build).
+# About a minute per compiler; attack.py relaxes its memory and timing bounds here.
+for cc in gcc clang; do
+  stage "examples under ASan+UBSan with $cc: end-to-end and attack tests"
+  ATTACK_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_ctest "build-san-$cc" -L 'e2e|attack' -LE 'load|browser' --timeout 300
 done
 stage "valgrind memcheck"
 # every test labelled unit, its command run under memcheck; any report fails the run
