@@ -1426,9 +1426,11 @@ static void model_random_streams(void **state)
     sb_free(&got);
 }
 
-int main(void)
-{
-    static const struct CMUnitTest fixed[] = {
+/* Every row twice at most (its piece-mode twin), then the tests that are not rows. The
+ * array has its size at compile time; entries left zero are not tests (cmocka skips
+ * them), so cmocka_run_group_tests_name takes it as it is. */
+#define NROWS (sizeof rows / sizeof rows[0])
+static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(set_last_id_keeps_bom_stripping),
         cmocka_unit_test(set_last_id_leaves_pending_block),
         cmocka_unit_test(set_last_id_rules),
@@ -1441,14 +1443,14 @@ int main(void)
         cmocka_unit_test(pieces_one_mebibyte_event_through_256_byte_storage),
         cmocka_unit_test(model_random_streams),
     };
-    size_t nrows = sizeof rows / sizeof rows[0];
-    size_t nfixed = sizeof fixed / sizeof fixed[0];
-    tcase *cases = (tcase *)calloc(2 * nrows, sizeof *cases);
-    struct CMUnitTest *tests = (struct CMUnitTest *)calloc(2 * nrows + nfixed, sizeof *tests);
-    if (!cases || !tests)
-        return 1;
+#define NFIXED (sizeof fixed / sizeof fixed[0])
+static tcase cases[2 * NROWS];
+static struct CMUnitTest tests[2 * NROWS + NFIXED];
+
+int main(int argc, char **argv)
+{
     size_t nc = 0, nt = 0;
-    for (size_t i = 0; i < nrows; i++) {
+    for (size_t i = 0; i < NROWS; i++) {
         for (int twin = 0; twin < 2; twin++) {
             if (twin && ((rows[i].opt & SSE_OPT_PIECES) || (rows[i].x & X_NOPIECE)))
                 continue;
@@ -1462,10 +1464,8 @@ int main(void)
             nt++;
         }
     }
-    for (size_t i = 0; i < nfixed; i++)
+    for (size_t i = 0; i < NFIXED; i++)
         tests[nt++] = fixed[i];
-    int rc = _cmocka_run_group_tests("parser", tests, nt, NULL, NULL);
-    free(tests);
-    free(cases);
-    return rc;
+    test_filter_from_args(argc, argv);
+    return cmocka_run_group_tests_name("parser", tests, NULL, NULL);
 }

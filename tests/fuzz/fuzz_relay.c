@@ -185,10 +185,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opts = RELAY_OPT | ((sw & OPT_RAW) ? SSE_OPT_RAW : 0u);
     seed = (sw & OPT_SEED) != 0;
     rng.s = (uint64_t)data[1] * 0x100000001B3u ^ size;
-    cap = 16u * (3u * longest_line(data + 3, size - 3) + 2u) + data[2];
+    /* F - 1 >= the longest line tripled (UTF-8 repair) and >= "seed" */
+    cap = 16u * (3u * longest_line(data + 3, size - 3) + 8u) + data[2];
     data += 3;
     size -= 3;
-    big = 16u * (3u * size + 2u); /* the direct parse: nothing can be too long */
+    big = 16u * (3u * size + 8u); /* the direct parse: nothing can be too long */
 
     parse(&want, opts, big, seed, (const char *)data, size);
 
