@@ -232,7 +232,7 @@ typedef struct sse_parser {
         size_t field_cap, data_cap, data_len, type_len, id_len[3], value_len;
         uint64_t retry, num;
         unsigned options, flags;
-        unsigned char state, field, name_len, bom, cur, pend, slot;
+        unsigned char state, field, name_len, bom, id_last, id_pending, id_reading;
         unsigned char u8_n, u8_need, u8_part[4], name[5];
     } priv; /* private; layout may change in any release */
 } sse_parser;
