@@ -424,9 +424,9 @@ SSE_API sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *
  * the end), end closes the frame. Without fields calls the bytes equal sse_encode of the
  * same frame with all pieces joined; a CR ending one piece and an LF starting the next
  * are one line ending. Fields are private; begin initialises them (zero-initialise the
- * struct so that data, fields or end before begin is refused). Every call checks its
- * arguments and the frame state first: on an error nothing is written and w is
- * unchanged. */
+ * struct so that data, fields or end before begin is refused; zero it again to abandon
+ * an open frame, e.g. when its connection closed). Every call checks its arguments and
+ * the frame state first: on an error nothing is written, *len is 0 and w is unchanged. */
 typedef struct sse_writer {
     struct {
         unsigned char state;
