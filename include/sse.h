@@ -281,10 +281,11 @@ SSE_API const char *sse_parser_last_id(const sse_parser *p, size_t *len);
 
 /* Sets the last event ID, as an id field would but at once and without a record: for a
  * client that restores it (from disk) before its first connection, or between
- * connections. id holds len bytes (need not be NUL-terminated; stored as given, not
- * UTF-8 repaired); len 0 resets it to "". A block already pending keeps its own id
- * field if it has one; BOM stripping and the pending event are untouched.
- * Returns SSE_OK; SSE_ERR_BAD_ID (id holds CR, LF or NUL: the ID is unchanged);
+ * connections. id holds len bytes (need not be NUL-terminated), stored as given; len 0
+ * resets it to "". A block already pending keeps its own id field if it has one; BOM
+ * stripping and the pending event are untouched.
+ * Returns SSE_OK; SSE_ERR_BAD_ID (id holds CR, LF or NUL, or without SSE_OPT_RAW is not
+ * valid UTF-8, which no id the parser reports can be: the ID is unchanged);
  * SSE_ERR_ID_TOO_LONG (len above the id limit, F - 1: unchanged); SSE_ERR_BUSY (called
  * from the callback); SSE_ERR_ARG (p NULL, or id NULL with len > 0).
  * A pointer from sse_parser_last_id() is invalid after SSE_OK. */

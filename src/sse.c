@@ -1048,8 +1048,10 @@ sse_error sse_parser_set_last_id(sse_parser *p, const char *id, size_t len)
     if (len > p->priv.field_cap - 1) {
         return SSE_ERR_ID_TOO_LONG;
     }
-    if (len && (memchr(id, '\0', len) || memchr(id, '\r', len) || memchr(id, '\n', len))) {
-        return SSE_ERR_BAD_ID;
+    if (len && (memchr(id, '\0', len) || memchr(id, '\r', len) || memchr(id, '\n', len) ||
+                (!(p->priv.options & SSE_OPT_RAW) &&
+                 valid_prefix((const unsigned char *)id, len) != len))) {
+        return SSE_ERR_BAD_ID; /* every id the parser reports is repaired UTF-8 */
     }
     /* In place: the slot of the last event ID is no block's pending id nor the id being
      * read (a block without an id of its own shares it, and takes the new one) */

@@ -882,6 +882,9 @@ static void set_last_id_rules(void **state)
     assert_int_equal(sse_parser_set_last_id(&p, "a\0b", 3), SSE_ERR_BAD_ID);
     assert_int_equal(sse_parser_set_last_id(&p, "a\rb", 3), SSE_ERR_BAD_ID);
     assert_int_equal(sse_parser_set_last_id(&p, "a\nb", 3), SSE_ERR_BAD_ID);
+    /* ids the parser reports are repaired UTF-8: an ill-formed one is refused, unless RAW */
+    assert_int_equal(sse_parser_set_last_id(&p, "\xFF", 1), SSE_ERR_BAD_ID);
+    assert_int_equal(sse_parser_set_last_id(&p, "\xE2\x82", 2), SSE_ERR_BAD_ID);
     assert_int_equal(sse_parser_set_last_id(&p, NULL, 1), SSE_ERR_ARG);
     assert_int_equal(sse_parser_set_last_id(NULL, "a", 1), SSE_ERR_ARG);
     assert_string_equal(sse_parser_last_id(&p, &n), "abc");
@@ -901,6 +904,18 @@ static void set_last_id_rules(void **state)
     assert_int_equal(sse_parser_feed(&p, "data: x\n\n", 9, set_from_cb, &got), SSE_OK);
     assert_int_equal(got, SSE_ERR_ARG);
     assert_string_equal(sse_parser_last_id(&p, NULL), "k");
+    /* with SSE_OPT_RAW, bytes as they are, as an id field's */
+    {
+        char raw_storage[64];
+        sse_parser raw;
+        assert_int_equal(sse_parser_init(&raw, raw_storage, sizeof raw_storage, SSE_OPT_RAW),
+                         SSE_OK);
+        assert_int_equal(sse_parser_set_last_id(&raw, "\xFF", 1), SSE_OK);
+        assert_string_equal(sse_parser_last_id(&raw, NULL), "\xFF");
+        assert_int_equal(sse_parser_set_last_id(&raw, "\xE2\x82\xAC", 3), SSE_OK);
+    }
+    assert_int_equal(sse_parser_set_last_id(&p, "\xE2\x82\xAC", 3), SSE_OK);
+    assert_int_equal(sse_parser_set_last_id(&p, "k", 1), SSE_OK);
     /* from the callback: refused, nothing changed */
     probe.p = &p;
     probe.got = SSE_OK;

@@ -153,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     opts = (data[0] & 15u) | ((data[0] & 0x40u) ? SSE_OPT_ID_RECORDS : 0u);
-    seed = (data[0] & 0x80u) != 0;
+    seed = (data[0] & 0x80u) != 0 && data[1] >= 16; /* storage of 32+: ids of 1 byte */
     mode = (data[0] >> 4) & 3u;
     cap = data[1] < 128 ? 16u + data[1] : 256u + (size_t)(data[1] - 128) * 263u;
     rng.s = (uint64_t)data[2] * 0x100000001B3u ^ size;

@@ -5,7 +5,8 @@
  * Input: byte 0 = options (low 4 bits) and test switches (high 4 bits), byte 1 = storage
  * size (16..143 or 256..33,657 bytes; an odd byte also sets SSE_OPT_ID_RECORDS), byte 2 =
  * chunking seed; the rest is the stream. With SW_ODD the last event ID is first set from
- * the stream's first bytes (sse_parser_set_last_id, checked against the id-field rules).
+ * the stream's first bytes (sse_parser_set_last_id, checked against the id-field rules
+ * and, without SSE_OPT_RAW, UTF-8 validity).
  * The parser struct, the storage and every chunk are exactly-sized heap blocks, so ASan
  * reports any byte read or written outside them. The callback checks each record
  * against sse.h (kinds, flags, limits, NUL terminators, UTF-8 repair, piece protocol)
@@ -41,7 +42,8 @@ static void set_last_id(const run *r, const uint8_t *s, size_t size)
     }
     if (n > r->field_max) {
         want = SSE_ERR_ID_TOO_LONG;
-    } else if (memchr(id, '\0', n) || memchr(id, '\r', n) || memchr(id, '\n', n)) {
+    } else if (memchr(id, '\0', n) || memchr(id, '\r', n) || memchr(id, '\n', n) ||
+               (!(r->opts & SSE_OPT_RAW) && !fz_utf8_ok(id, n))) {
         want = SSE_ERR_BAD_ID;
     }
     got = sse_parser_set_last_id(r->p, id, n);
