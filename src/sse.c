@@ -1183,6 +1183,9 @@ static sse_error finish_sink(const sink *k, size_t *len)
 static int frame_fits(size_t comment_len, size_t type_len, size_t id_len, size_t data_len)
 {
     size_t total = SSE_FRAME_MAX(0, 0, 0, 0);
+    if ((comment_len | type_len | id_len | data_len) <= SIZE_MAX / 16u) {
+        return 1; /* the usual case: 3 + 1 + 1 + 7 shares of SIZE_MAX / 16, plus 53 */
+    }
     if (comment_len > SIZE_MAX / 3u || data_len > SIZE_MAX / 7u) {
         return 0;
     }
