@@ -781,8 +781,8 @@ static int data_line(ctx *c, const char *v, size_t vn)
         c->data_in_chunk = v;
         return 0;
     }
-    p->priv.field = F_DATA;
     if (p->priv.options & SSE_OPT_PIECES) { /* a further line: no second UTF-8 check */
+        p->priv.field = F_DATA;
         return store_data(c, LIT("\n")) || store_data(c, v, vn);
     }
     if (materialize(c)) {
@@ -965,10 +965,14 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
         if (line(&c, d + at, eol - at)) {
             return SSE_ERR_STOPPED;
         }
-        if (d[eol] == '\r' && eol + 1 == len) { /* its LF, if any, comes in the next chunk */
-            p->priv.flags |= FL_AFTER_CR;
+        at = eol + 1;
+        if (eol == scan.cr) {
+            if (at == len) { /* its LF, if any, comes in the next chunk */
+                p->priv.flags |= FL_AFTER_CR;
+            } else {
+                at += d[at] == '\n';
+            }
         }
-        at = past_eol(d, eol, len);
     }
     return flush_data(&c) ? SSE_ERR_STOPPED : SSE_OK;
 }
