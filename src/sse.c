@@ -105,29 +105,27 @@ static size_t find(const char *d, size_t from, size_t len, char ch)
     return q ? (size_t)(q - d) : len;
 }
 
-/* The next LF and the next CR, each found by memchr and kept until passed, so each byte
- * is scanned once for each whatever mix of line endings the text uses. */
+/* The next LF and the next CR after a position, each found by memchr and kept until
+ * passed, so each byte is scanned once for each whatever mix of line endings the text
+ * uses. Start with scan_init; next_eol gives the first CR or LF at or after at. */
 typedef struct eol_scan {
-    const char *s;
-    size_t len, lf, cr;
+    size_t lf, cr;
 } eol_scan;
 
 static void scan_init(eol_scan *e, const char *s, size_t from, size_t len)
 {
-    e->s = s;
-    e->len = len;
     e->lf = find(s, from, len, '\n');
     e->cr = find(s, from, len, '\r');
 }
 
-/* Offset of the first CR or LF at or after at, or len. */
-static size_t next_eol(eol_scan *e, size_t at)
+/* Offset of the first CR or LF in s[at..len), or len. */
+static size_t next_eol(eol_scan *e, const char *s, size_t at, size_t len)
 {
     if (e->lf < at) {
-        e->lf = find(e->s, at, e->len, '\n');
+        e->lf = find(s, at, len, '\n');
     }
     if (e->cr < at) {
-        e->cr = find(e->s, at, e->len, '\r');
+        e->cr = find(s, at, len, '\r');
     }
     return e->lf < e->cr ? e->lf : e->cr;
 }
@@ -955,7 +953,7 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
     }
     scan_init(&scan, d, at, len);
     while (at < len) {
-        size_t eol = next_eol(&scan, at);
+        size_t eol = next_eol(&scan, d, at, len);
         if (eol == len) {
             if (line_part(&c, d + at, len - at)) {
                 return SSE_ERR_STOPPED;
@@ -1224,7 +1222,7 @@ static void emit_lines(sink *k, const char *prefix, size_t prefix_len, const cha
     size_t at = 0;
     scan_init(&scan, s, 0, n);
     for (;;) {
-        size_t eol = next_eol(&scan, at);
+        size_t eol = next_eol(&scan, s, at, n);
         emit(k, prefix, prefix_len);
         emit(k, s + at, eol - at);
         emit(k, LIT("\n"));
@@ -1410,7 +1408,7 @@ sse_error sse_writer_data(sse_writer *w, const void *piece, size_t piece_len, vo
             at++;
             continue;
         }
-        eol = next_eol(&scan, at);
+        eol = next_eol(&scan, s, at, piece_len);
         if (state != W_OPEN) {
             emit(&k, LIT("data: "));
         }
