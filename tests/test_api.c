@@ -47,6 +47,7 @@ static const sse_error all_errors[] = {
     SSE_ERR_NO_CONTENT,
     SSE_ERR_HTTP_STATUS,
     SSE_ERR_CONTENT_TYPE,
+    SSE_ERR_TOO_LARGE,
 };
 
 static int count_cb(void *user, const sse_event *ev)
@@ -67,14 +68,36 @@ static void version_matches_header(void **state)
     assert_string_equal(v, SSE_VERSION_STRING);
 }
 
-/* sse.h and README.md promise 120 bytes on 64-bit targets (the design target: <= 128). */
+/* sse.h and README.md promise 120 bytes on 64-bit targets, 80 on i386 and 88 on 32-bit
+ * targets that align uint64_t to 8 bytes (armhf, powerpc) (the design target: <= 128). */
+struct u64_align {
+    char c;
+    uint64_t u;
+};
+
 static void parser_struct_is_small(void **state)
 {
     (void)state;
     if (sizeof(void *) == 8) {
         assert_int_equal(sizeof(sse_parser), 120);
+    } else if (sizeof(void *) == 4) {
+        assert_int_equal(sizeof(sse_parser), 
+                         offsetof(struct u64_align, u) == 4 ? 80 : 88);
     }
     assert_true(sizeof(sse_parser) <= 128);
+}
+
+/* SSE_VERSION_NUMBER is unsigned long arithmetic (int may have 16 bits): usable in a
+ * file-scope initialiser and equal to the shifted parts. */
+static const unsigned long version_at_file_scope = SSE_VERSION_NUMBER;
+
+static void version_number_is_unsigned_long(void **state)
+{
+    (void)state;
+    assert_true(version_at_file_scope == ((unsigned long)SSE_VERSION_MAJOR * 65536ul +
+                                          (unsigned long)SSE_VERSION_MINOR * 256ul +
+                                          (unsigned long)SSE_VERSION_PATCH));
+    assert_int_equal(sizeof(SSE_VERSION_NUMBER), sizeof(unsigned long));
 }
 
 static void strerror_is_distinct_for_every_error(void **state)
@@ -93,7 +116,7 @@ static void strerror_is_distinct_for_every_error(void **state)
 static void strerror_of_unknown_value_is_not_null(void **state)
 {
     (void)state;
-    const int unknown[] = { 1, 2, -15, -16, -100, 12345, -2147483647 - 1, 2147483647 };
+    const int unknown[] = { 1, 2, -16, -17, -100, 12345, -2147483647 - 1, 2147483647 };
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         const char *t = sse_strerror((sse_error)unknown[i]);
         assert_non_null(t);
@@ -114,10 +137,10 @@ static void init_rejects_bad_arguments_and_leaves_parser_unchanged(void **state)
     assert_int_equal(sse_parser_init(&p, NULL, sizeof storage, 0), SSE_ERR_ARG);
     assert_int_equal(sse_parser_init(&p, storage, 0, 0), SSE_ERR_ARG);
     assert_int_equal(sse_parser_init(&p, storage, 15, 0), SSE_ERR_ARG);
-    assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 16u), SSE_ERR_ARG);
+    assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 32u), SSE_ERR_ARG);
     assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 0x80000000u), SSE_ERR_ARG);
     assert_int_equal(sse_parser_init(&p, storage, sizeof storage, ~0u), SSE_ERR_ARG);
-    assert_int_equal(sse_parser_init(&p, storage, sizeof storage, SSE_OPT_PIECES | 32u),
+    assert_int_equal(sse_parser_init(&p, storage, sizeof storage, SSE_OPT_PIECES | 64u),
                      SSE_ERR_ARG);
     assert_memory_equal(&p, &snap, sizeof p);
 }
@@ -130,7 +153,8 @@ static void init_accepts_minimum_cap_and_every_option(void **state)
     assert_int_equal(sse_parser_init(&p, storage, 16, 0), SSE_OK);
     assert_int_equal(
         sse_parser_init(&p, storage, 16,
-                        SSE_OPT_RAW | SSE_OPT_COMMENTS | SSE_OPT_DISPATCH_AT_EOF | SSE_OPT_PIECES),
+                        SSE_OPT_RAW | SSE_OPT_COMMENTS | SSE_OPT_DISPATCH_AT_EOF | SSE_OPT_PIECES |
+                            SSE_OPT_ID_RECORDS),
         SSE_OK);
     size_t n = SENTINEL;
     assert_string_equal(sse_parser_last_id(&p, &n), "");
@@ -452,27 +476,85 @@ static void reconnect_delay(void **state)
     sse_parser p;
     assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 0), SSE_OK);
     /* no retry yet: the default, doubled for each failure after the first */
-    assert_int_equal(sse_reconnect_delay(&p, 0, 30000), SSE_RETRY_DEFAULT);
-    assert_int_equal(sse_reconnect_delay(&p, 1, 30000), SSE_RETRY_DEFAULT);
-    assert_int_equal(sse_reconnect_delay(&p, 2, 30000), 2 * SSE_RETRY_DEFAULT);
-    assert_int_equal(sse_reconnect_delay(&p, 3, 30000), 4 * SSE_RETRY_DEFAULT);
-    assert_int_equal(sse_reconnect_delay(&p, 4, 30000), 8 * SSE_RETRY_DEFAULT);
-    assert_int_equal(sse_reconnect_delay(&p, 5, 30000), 30000); /* capped */
-    assert_int_equal(sse_reconnect_delay(&p, 4000000000u, 30000), 30000);
-    assert_int_equal(sse_reconnect_delay(NULL, 2, 30000), 2 * SSE_RETRY_DEFAULT);
-    /* the server's retry */
+    assert_int_equal(sse_reconnect_delay(&p, 0, 30000, 0), SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 1, 30000, 0), SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 2, 30000, 0), 2 * SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 3, 30000, 0), 4 * SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 4, 30000, 0), 8 * SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 5, 30000, 0), 30000); /* capped */
+    assert_int_equal(sse_reconnect_delay(&p, 4000000000u, 30000, 0), 30000);
+    assert_int_equal(sse_reconnect_delay(NULL, 2, 30000, 0), 2 * SSE_RETRY_DEFAULT);
+    /* the server's retry, below the floor: taken as it is for the first failure, then
+     * the back-off doubles from the floor */
     feed_str(&p, "retry: 100\n");
-    assert_int_equal(sse_reconnect_delay(&p, 0, 30000), 100);
-    assert_int_equal(sse_reconnect_delay(&p, 3, 30000), 400);
+    assert_int_equal(sse_reconnect_delay(&p, 0, 30000, 0), 100);
+    assert_int_equal(sse_reconnect_delay(&p, 1, 30000, 0), 100);
+    assert_int_equal(sse_reconnect_delay(&p, 2, 30000, 0), 2 * SSE_RECONNECT_FLOOR_MS);
+    assert_int_equal(sse_reconnect_delay(&p, 3, 30000, 0), 4 * SSE_RECONNECT_FLOOR_MS);
     /* a retry above the cap is the server's wish: kept, never doubled */
     feed_str(&p, "retry: 60000\n");
-    assert_int_equal(sse_reconnect_delay(&p, 0, 30000), 60000);
-    assert_int_equal(sse_reconnect_delay(&p, 9, 30000), 60000);
+    assert_int_equal(sse_reconnect_delay(&p, 0, 30000, 0), 60000);
+    assert_int_equal(sse_reconnect_delay(&p, 9, 30000, 0), 60000);
     /* no overflow near 2^64 */
     feed_str(&p, "retry: 18446744073709551615\n");
-    assert_true(sse_reconnect_delay(&p, 70, UINT64_MAX) == UINT64_MAX);
+    assert_true(sse_reconnect_delay(&p, 70, UINT64_MAX, 0) == UINT64_MAX);
+    assert_true(sse_reconnect_delay(&p, 70, UINT64_MAX, UINT32_MAX) == UINT64_MAX);
     feed_str(&p, "retry: 9223372036854775809\n");
-    assert_true(sse_reconnect_delay(&p, 3, UINT64_MAX) == UINT64_MAX);
+    assert_true(sse_reconnect_delay(&p, 3, UINT64_MAX, 0) == UINT64_MAX);
+}
+
+/* retry: 0 from a server that fails every connection (issue 9: 1,002 connections per
+ * second): the delay grows with consecutive failures all the same. */
+static void reconnect_delay_retry_zero(void **state)
+{
+    (void)state;
+    char storage[256];
+    sse_parser p;
+    unsigned f;
+    uint64_t prev = 0;
+    assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 0), SSE_OK);
+    feed_str(&p, "retry: 0\n");
+    assert_int_equal(sse_reconnect_delay(&p, 0, 30000, 0), 0);
+    assert_int_equal(sse_reconnect_delay(&p, 1, 30000, 0), 0);
+    for (f = 2; f < 40; f++) {
+        uint64_t d = sse_reconnect_delay(&p, f, 30000, 0);
+        assert_true(d >= SSE_RECONNECT_FLOOR_MS && d >= prev && d <= 30000);
+        prev = d;
+    }
+    assert_int_equal(prev, 30000);
+    /* cap 0 (a caller that wants no cap of its own) still backs off from the floor */
+    assert_int_equal(sse_reconnect_delay(&p, 2, 0, 0), SSE_RECONNECT_FLOOR_MS);
+}
+
+/* Jitter adds d/2 * rnd / 2^32: 0 adds nothing, the largest rnd almost half. */
+static void reconnect_delay_jitter(void **state)
+{
+    (void)state;
+    char storage[256];
+    sse_parser p;
+    assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 0), SSE_OK);
+    assert_int_equal(sse_reconnect_delay(&p, 2, 30000, 0), 6000);
+    assert_int_equal(sse_reconnect_delay(&p, 2, 30000, 0x80000000u), 6000 + 1500);
+    assert_int_equal(sse_reconnect_delay(&p, 2, 30000, UINT32_MAX), 6000 + 2999);
+    assert_int_equal(sse_reconnect_delay(&p, 1, 30000, 0x40000000u), 3000 + 375);
+    /* beyond 2^32 ms, both halves of the product count */
+    feed_str(&p, "retry: 17179869184\n"); /* 2^34 */
+    assert_true(sse_reconnect_delay(&p, 0, 0, 0x80000000u) == 17179869184u + 4294967296u);
+}
+
+static void status_retryable(void **state)
+{
+    (void)state;
+    static const int yes[] = { 408, 429, 500, 502, 503, 504 };
+    static const int no[] = { 0, 100, 200, 204, 301, 400, 401, 403, 404, 405, 410, 501, 505,
+                              599, -1 };
+    size_t i;
+    for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        assert_int_equal(sse_status_retryable(yes[i]), 1);
+    }
+    for (i = 0; i < sizeof no / sizeof no[0]; i++) {
+        assert_int_equal(sse_status_retryable(no[i]), 0);
+    }
 }
 
 /* ---- sse_last_id_header --------------------------------------------------------------- */
@@ -743,11 +825,12 @@ static void no_read_past_len(void **state)
 }
 #endif
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(version_matches_header),
         cmocka_unit_test(parser_struct_is_small),
+        cmocka_unit_test(version_number_is_unsigned_long),
         cmocka_unit_test(strerror_is_distinct_for_every_error),
         cmocka_unit_test(strerror_of_unknown_value_is_not_null),
         cmocka_unit_test(init_rejects_bad_arguments_and_leaves_parser_unchanged),
@@ -763,6 +846,9 @@ int main(void)
         cmocka_unit_test(finish_reports_truncation),
         cmocka_unit_test(check_response),
         cmocka_unit_test(reconnect_delay),
+        cmocka_unit_test(reconnect_delay_retry_zero),
+        cmocka_unit_test(reconnect_delay_jitter),
+        cmocka_unit_test(status_retryable),
         cmocka_unit_test(last_id_header),
         cmocka_unit_test(encode_rejects_null),
         cmocka_unit_test(writer_rejects_bad_arguments),
@@ -770,5 +856,6 @@ int main(void)
         cmocka_unit_test(no_read_past_len),
 #endif
     };
+    test_filter_from_args(argc, argv);
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
  *   RETRY <ms> id="<id>"
  *   COMMENT d="<text>" id="<id>"
  *   DROPPED "<sse_strerror(error)>" id="<id>" f=<I or ->
+ *   ID id="<id>"
  *   END "<sse_strerror(finish status)>" last="<sse_parser_last_id>" retry=<sse_parser_retry>
  *
  * Bytes are escaped: \\ \" \n \r \t \0, the UTF-8 of U+FFFD as \uFFFD, any other byte
@@ -18,6 +19,8 @@
  * contract (type or id not NUL-terminated, id holding NUL, id differing from
  * sse_parser_last_id(), a field that must be ""/0 not being so, a piece out of order)
  * gets " !<what>" appended to its line, so it shows in the diff.
+ *
+ * test_filter_from_args() gives each test program a command-line filter (cmocka only).
  *
  * Expected logs are written with two shorthands, expanded by expand():
  *   %NAME%      "<sse_strerror(SSE_ERR_NAME)>" (NAME: OK, TRUNCATED, DATA_TOO_LONG, ...)
@@ -156,6 +159,7 @@ static inline const char *err_name_to_text(const char *name, size_t n)
         { "BUFFER_TOO_SMALL", SSE_ERR_BUFFER_TOO_SMALL },
         { "BAD_TYPE", SSE_ERR_BAD_TYPE },
         { "BAD_ID", SSE_ERR_BAD_ID },
+        { "TOO_LARGE", SSE_ERR_TOO_LARGE },
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strlen(names[i].name) == n && memcmp(names[i].name, name, n) == 0)
@@ -339,6 +343,15 @@ static inline int rec_cb(void *user, const sse_event *ev)
             ev->error != SSE_ERR_ID_TOO_LONG && ev->error != SSE_ERR_COMMENT_TOO_LONG)
             sb_puts(b, " !not-a-limit-error");
         break;
+    case SSE_KIND_ID:
+        sb_puts(b, "ID id=");
+        sb_escaped(b, ev->id, ev->id_len);
+        if (ev->type_len != 0 || ev->type[0] != '\0' || ev->data_len != 0 ||
+            ev->flags != SSE_FLAG_HAS_ID || ev->retry != 0 || ev->error != SSE_OK)
+            sb_puts(b, " !unlisted-field-set");
+        if (!(r->options & SSE_OPT_ID_RECORDS))
+            sb_puts(b, " !id-record-without-SSE_OPT_ID_RECORDS");
+        break;
     default: sb_printf(b, "UNKNOWN-KIND %d", (int)ev->kind); break;
     }
     if (!(pieces && ev->kind == SSE_KIND_EVENT && !(ev->flags & SSE_FLAG_LAST))) {
@@ -373,6 +386,18 @@ static inline void rec_end(recorder *r, sse_error status)
     if (id && n != strlen(id))
         sb_puts(b, " !last-id-len");
     sb_puts(b, "\n");
+}
+
+/* Runs only the tests whose name contains argv[1], when given:
+ *     build/tests/test_parser id_records        every row with "id_records" in its name
+ * (cmocka_set_test_filter takes a glob: the substring is wrapped in '*'). */
+static inline void test_filter_from_args(int argc, char **argv)
+{
+    static char pattern[256];
+    if (argc > 1) {
+        snprintf(pattern, sizeof pattern, "*%s*", argv[1]);
+        cmocka_set_test_filter(pattern);
+    }
 }
 
 #endif /* TEST_RECORDER_H */
