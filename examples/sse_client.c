@@ -587,6 +587,20 @@ static void sleep_ms(unsigned long long ms)
     }
 }
 
+/* 32 random bits for the back-off's jitter (0, no jitter, if /dev/urandom fails). */
+static uint32_t random32(void)
+{
+    uint32_t r = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f != NULL) {
+        if (fread(&r, sizeof r, 1, f) != 1) {
+            r = 0;
+        }
+        fclose(f);
+    }
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     static struct client cl;
@@ -629,7 +643,8 @@ int main(int argc, char **argv)
 
     u = origin;
     for (;;) {
-        unsigned long long delay;
+        unsigned long long base, delay;
+        int64_t started = now_ms();
         enum outcome o;
 
         cl.events_now = 0;
@@ -651,9 +666,14 @@ int main(int argc, char **argv)
         u = origin;
         hops = 0;
         sse_parser_finish(&cl.parser, on_event, &cl);
-        failures = cl.events_now > 0 ? 0 : failures + 1;
-        delay = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS, 0);
-        fprintf(stderr, "sse_client: reconnecting in %llu ms\n", delay);
+        /* a success: an event, and open for at least the floor (sse.h) */
+        failures = cl.events_now > 0 && now_ms() - started >= SSE_RECONNECT_FLOOR_MS
+                       ? 0
+                       : failures + 1;
+        base = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS, 0);
+        delay = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS, random32());
+        fprintf(stderr, "sse_client: reconnecting in %llu ms (+%llu ms jitter)\n", base,
+                delay - base);
         sleep_ms(delay);
     }
 }

@@ -329,7 +329,10 @@ SSE_API int sse_status_retryable(int status);
 #define SSE_RECONNECT_FLOOR_MS 1000u
 
 /* Returns how long to wait before reconnecting, in ms.
- * failures: connection attempts in a row that delivered no event (0 after one that did).
+ * failures: connection attempts in a row that failed. Count an attempt as a success (and
+ *   pass 0 next) only when it delivered an event AND stayed open at least
+ *   SSE_RECONNECT_FLOOR_MS; a server that sends "retry: 0", one event and closes, over
+ *   and over, is failing, and the floor must hold for it too.
  *   failures 0 or 1: the reconnection time R (sse_parser_retry), as browsers wait;
  *   failures n >= 2: B * 2^(n-1) with B = max(R, SSE_RECONNECT_FLOOR_MS), at most
  *   max(cap_ms, B) (neither the server's R nor the floor is cut by cap_ms).
