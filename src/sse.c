@@ -41,7 +41,8 @@ enum { F_IGNORE, F_DATA, F_EVENT, F_ID, F_RETRY, F_COMMENT };
  * these constants, so no 64-bit division is compiled in (libgcc on Cortex-M0+). */
 #define RETRY_MAX_TENTH (UINT64_MAX / 10u)
 #define RETRY_MAX_LAST  (UINT64_MAX % 10u)
-#define SSE_ALL_OPTS  (SSE_OPT_RAW | SSE_OPT_COMMENTS | SSE_OPT_DISPATCH_AT_EOF | SSE_OPT_PIECES)
+#define SSE_ALL_OPTS  (SSE_OPT_RAW | SSE_OPT_COMMENTS | SSE_OPT_DISPATCH_AT_EOF | SSE_OPT_PIECES | \
+                       SSE_OPT_ID_RECORDS)
 
 static const char BOM[3] = { '\xEF', '\xBB', '\xBF' };
 static const char FFFD[3] = { '\xEF', '\xBF', '\xBD' };
@@ -552,12 +553,21 @@ static int dispatch(ctx *c)
     if (!(fl & FL_ID_OVER)) { /* the last event ID string takes the buffer, event or not */
         p->priv.cur = p->priv.pend;
     }
+    p->priv.pend = p->priv.cur; /* a dropped id's earlier one in the block goes too */
     p->priv.flags &= ~FL_BLOCK;
     p->priv.data_len = 0;
     p->priv.type_len = 0;
     c->zc = NULL;
-    if (!(fl & FL_HAS_DATA)) { /* no event; only an id that could not be kept is news */
-        return (fl & FL_ID_OVER) ? report_drop(c, SSE_ERR_ID_TOO_LONG, flags) : 0;
+    if (!(fl & FL_HAS_DATA)) { /* no event: only the id can be news */
+        if (fl & FL_ID_OVER) {
+            return report_drop(c, SSE_ERR_ID_TOO_LONG, flags);
+        }
+        if ((fl & FL_HAS_ID) && (p->priv.options & SSE_OPT_ID_RECORDS)) {
+            record(p, SSE_KIND_ID, &ev);
+            ev.flags = SSE_FLAG_HAS_ID;
+            return deliver(c, &ev);
+        }
+        return 0;
     }
     if (err != SSE_OK) {
         /* piece mode: LAST tells the caller to discard the pieces it may have had */
@@ -933,6 +943,32 @@ const char *sse_parser_last_id(const sse_parser *p, size_t *len)
         *len = p->priv.id_len[p->priv.cur];
     }
     return id_buf(p, p->priv.cur);
+}
+
+sse_error sse_parser_set_last_id(sse_parser *p, const char *id, size_t len)
+{
+    char *slot;
+    if (!p || (!id && len)) {
+        return SSE_ERR_ARG;
+    }
+    if (p->priv.flags & FL_BUSY) {
+        return SSE_ERR_BUSY;
+    }
+    if (len > p->priv.field_cap - 1) {
+        return SSE_ERR_ID_TOO_LONG;
+    }
+    if (len && (memchr(id, '\0', len) || memchr(id, '\r', len) || memchr(id, '\n', len))) {
+        return SSE_ERR_BAD_ID;
+    }
+    /* In place: the slot of the last event ID is no block's pending id nor the id being
+     * read (a block without an id of its own shares it, and takes the new one) */
+    slot = id_buf(p, p->priv.cur);
+    if (len) {
+        memcpy(slot, id, len);
+    }
+    slot[len] = '\0';
+    p->priv.id_len[p->priv.cur] = len;
+    return SSE_OK;
 }
 
 uint64_t sse_parser_retry(const sse_parser *p)
