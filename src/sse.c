@@ -41,6 +41,8 @@ enum { F_IGNORE, F_DATA, F_EVENT, F_ID, F_RETRY, F_COMMENT };
  * these constants, so no 64-bit division is compiled in (libgcc on Cortex-M0+). */
 #define RETRY_MAX_TENTH (UINT64_MAX / 10u)
 #define RETRY_MAX_LAST  (UINT64_MAX % 10u)
+
+#define UINT64_DIGITS   20u /* decimal digits of UINT64_MAX */
 #define SSE_ALL_OPTS  (SSE_OPT_RAW | SSE_OPT_COMMENTS | SSE_OPT_DISPATCH_AT_EOF | SSE_OPT_PIECES | \
                        SSE_OPT_ID_RECORDS)
 
@@ -77,6 +79,50 @@ const char *sse_strerror(sse_error err)
 unsigned long sse_version(void)
 {
     return SSE_VERSION_NUMBER;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Line ends: CR, LF and CR LF, for the parser and the serializer alike
+ * ------------------------------------------------------------------------------------- */
+
+/* Offset of the first ch in d[from..len), or len. */
+static size_t find(const char *d, size_t from, size_t len, char ch)
+{
+    const char *q = (const char *)memchr(d + from, ch, len - from);
+    return q ? (size_t)(q - d) : len;
+}
+
+/* The next LF and the next CR, each found by memchr and kept until passed, so each byte
+ * is scanned once for each whatever mix of line endings the text uses. */
+typedef struct eol_scan {
+    const char *s;
+    size_t len, lf, cr;
+} eol_scan;
+
+static void scan_init(eol_scan *e, const char *s, size_t from, size_t len)
+{
+    e->s = s;
+    e->len = len;
+    e->lf = find(s, from, len, '\n');
+    e->cr = find(s, from, len, '\r');
+}
+
+/* Offset of the first CR or LF at or after at, or len. */
+static size_t next_eol(eol_scan *e, size_t at)
+{
+    if (e->lf < at) {
+        e->lf = find(e->s, at, e->len, '\n');
+    }
+    if (e->cr < at) {
+        e->cr = find(e->s, at, e->len, '\r');
+    }
+    return e->lf < e->cr ? e->lf : e->cr;
+}
+
+/* Offset after the line break at eol: past CR LF when both are in s[0..len). */
+static size_t past_eol(const char *s, size_t eol, size_t len)
+{
+    return eol + 1 + (s[eol] == '\r' && eol + 1 < len && s[eol + 1] == '\n');
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -809,18 +855,13 @@ sse_error sse_parser_init(sse_parser *p, void *storage, size_t cap, unsigned opt
     return SSE_OK;
 }
 
-/* Offset of the first ch in d[from..len), or len. */
-static size_t find(const char *d, size_t from, size_t len, char ch)
-{
-    const char *q = (const char *)memchr(d + from, ch, len - from);
-    return q ? (size_t)(q - d) : len;
-}
 
 sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event_cb cb,
                           void *user)
 {
     const char *d = (const char *)data, *s = d;
-    size_t at, lf, cr;
+    size_t at;
+    eol_scan scan;
     ctx c;
     if (!p || !cb || (!data && len)) {
         return SSE_ERR_ARG;
@@ -848,19 +889,9 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
         p->priv.flags &= ~FL_AFTER_CR;
         at += d[at] == '\n';
     }
-    /* The next LF and the next CR are found by memchr and kept until passed, so each
-     * byte is scanned once for each, whatever mix of line endings the stream uses. */
-    lf = find(d, at, len, '\n');
-    cr = find(d, at, len, '\r');
+    scan_init(&scan, d, at, len);
     while (at < len) {
-        size_t eol;
-        if (lf < at) {
-            lf = find(d, at, len, '\n');
-        }
-        if (cr < at) {
-            cr = find(d, at, len, '\r');
-        }
-        eol = lf < cr ? lf : cr;
+        size_t eol = next_eol(&scan, at);
         if (eol == len) {
             if (line_part(&c, d + at, len - at)) {
                 return SSE_ERR_STOPPED;
@@ -870,14 +901,10 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
         if (line(&c, d + at, eol - at)) {
             return SSE_ERR_STOPPED;
         }
-        at = eol + 1;
-        if (eol == cr) {
-            if (at == len) {
-                p->priv.flags |= FL_AFTER_CR;
-            } else {
-                at += d[at] == '\n';
-            }
+        if (d[eol] == '\r' && eol + 1 == len) { /* its LF, if any, comes in the next chunk */
+            p->priv.flags |= FL_AFTER_CR;
         }
+        at = past_eol(d, eol, len);
     }
     return flush_data(&c) ? SSE_ERR_STOPPED : SSE_OK;
 }
@@ -1056,11 +1083,20 @@ uint64_t sse_reconnect_delay(const sse_parser *p, unsigned failures, uint64_t ca
  * Serializer
  * ------------------------------------------------------------------------------------- */
 
-/* Output cursor: writes while the bytes fit, counts them all. */
+/* Output cursor: writes while the bytes fit, counts them all. len never wraps: every
+ * public call first checks with frame_fits() that its SSE_FRAME_MAX bound fits in
+ * size_t, and what it writes stays within that bound. */
 typedef struct sink {
     char *out;
     size_t cap, len;
 } sink;
+
+static void sink_init(sink *k, void *out, size_t cap)
+{
+    k->out = (char *)out;
+    k->cap = out ? cap : 0;
+    k->len = 0;
+}
 
 static void emit(sink *k, const char *s, size_t n)
 {
@@ -1070,33 +1106,90 @@ static void emit(sink *k, const char *s, size_t n)
     k->len += n;
 }
 
-/* Writes text as "prefix line\n" lines, split at CR, LF and CR LF. */
-static void emit_lines(sink *k, const char *prefix, size_t plen, const char *s, size_t n)
+static sse_error finish_sink(const sink *k, size_t *len)
 {
-    size_t at = 0, lf = find(s, 0, n, '\n'), cr = find(s, 0, n, '\r');
+    *len = k->len;
+    return k->out && k->len > k->cap ? SSE_ERR_BUFFER_TOO_SMALL : SSE_OK;
+}
+
+/* Whether SSE_FRAME_MAX of these lengths fits in size_t, computed without wrapping (and
+ * without a division that is not by a constant). */
+static int frame_fits(size_t comment_len, size_t type_len, size_t id_len, size_t data_len)
+{
+    size_t total = SSE_FRAME_MAX(0, 0, 0, 0);
+    if (comment_len > SIZE_MAX / 3u || data_len > SIZE_MAX / 7u) {
+        return 0;
+    }
+    comment_len *= 3u;
+    data_len *= 7u;
+    if (comment_len > SIZE_MAX - total) {
+        return 0;
+    }
+    total += comment_len;
+    if (data_len > SIZE_MAX - total) {
+        return 0;
+    }
+    total += data_len;
+    if (type_len > SIZE_MAX - total) {
+        return 0;
+    }
+    total += type_len;
+    return id_len <= SIZE_MAX - total;
+}
+
+/* The lengths of f's present fields (absent: 0), for frame_fits. */
+static int frame_fields_fit(const sse_frame *f, size_t data_len)
+{
+    return frame_fits(f->comment ? f->comment_len : 0, f->type ? f->type_len : 0,
+                      f->id ? f->id_len : 0, data_len);
+}
+
+/* Writes text as "prefix line\n" lines, split at CR, LF and CR LF. */
+static void emit_lines(sink *k, const char *prefix, size_t prefix_len, const char *s, size_t n)
+{
+    eol_scan scan;
+    size_t at = 0;
+    scan_init(&scan, s, 0, n);
     for (;;) {
-        size_t eol;
-        if (lf < at) {
-            lf = find(s, at, n, '\n');
-        }
-        if (cr < at) {
-            cr = find(s, at, n, '\r');
-        }
-        eol = lf < cr ? lf : cr;
-        emit(k, prefix, plen);
+        size_t eol = next_eol(&scan, at);
+        emit(k, prefix, prefix_len);
         emit(k, s + at, eol - at);
         emit(k, "\n", 1);
         if (eol == n) {
             return;
         }
-        at = eol + 1 + (eol == cr && eol + 1 < n && s[eol + 1] == '\n');
+        at = past_eol(s, eol, n);
     }
 }
 
-/* Writes "name: value\n". */
-static void emit_field(sink *k, const char *name, size_t nlen, const char *v, size_t vn)
+/* Writes r in decimal into out (UINT64_DIGITS bytes); returns the digit count. Powers
+ * of ten are subtracted rather than divided by: no 64-bit division is compiled in. */
+static size_t decimal(char *out, uint64_t r)
 {
-    emit(k, name, nlen);
+    static const uint64_t pow10[UINT64_DIGITS] = {
+        10000000000000000000u, 1000000000000000000u, 100000000000000000u,
+        10000000000000000u, 1000000000000000u, 100000000000000u, 10000000000000u,
+        1000000000000u, 100000000000u, 10000000000u, 1000000000u, 100000000u, 10000000u,
+        1000000u, 100000u, 10000u, 1000u, 100u, 10u, 1u
+    };
+    size_t n = 0, i;
+    for (i = 0; i < UINT64_DIGITS; i++) {
+        char digit = '0';
+        while (r >= pow10[i]) {
+            r -= pow10[i];
+            digit++;
+        }
+        if (n > 0 || digit != '0' || i == UINT64_DIGITS - 1) {
+            out[n++] = digit;
+        }
+    }
+    return n;
+}
+
+/* Writes "name: value\n". */
+static void emit_field(sink *k, const char *name, size_t name_len, const char *v, size_t vn)
+{
+    emit(k, name, name_len);
     emit(k, v, vn);
     emit(k, "\n", 1);
 }
@@ -1113,7 +1206,7 @@ static sse_error check_fields(const sse_frame *f)
     return SSE_OK;
 }
 
-/* Everything of a frame before its data lines. */
+/* Everything of a frame but its data lines and the blank line. */
 static void emit_head(sink *k, const sse_frame *f)
 {
     if (f->comment) {
@@ -1126,21 +1219,9 @@ static void emit_head(sink *k, const sse_frame *f)
         emit_field(k, "id: ", 4, f->id, f->id_len);
     }
     if (f->has_retry) {
-        char digits[20];
-        size_t i = sizeof digits;
-        uint64_t r = f->retry;
-        do {
-            digits[--i] = (char)('0' + r % 10);
-            r /= 10;
-        } while (r);
-        emit_field(k, "retry: ", 7, digits + i, sizeof digits - i);
+        char digits[UINT64_DIGITS];
+        emit_field(k, "retry: ", 7, digits, decimal(digits, f->retry));
     }
-}
-
-static sse_error finish_sink(const sink *k, size_t *len)
-{
-    *len = k->len;
-    return k->out && k->len > k->cap ? SSE_ERR_BUFFER_TOO_SMALL : SSE_OK;
 }
 
 sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *len)
@@ -1151,13 +1232,14 @@ sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *len)
         return SSE_ERR_ARG;
     }
     *len = 0;
+    if (!frame_fields_fit(f, f->data ? f->data_len : 0)) {
+        return SSE_ERR_TOO_LARGE;
+    }
     err = check_fields(f);
     if (err != SSE_OK) {
         return err;
     }
-    k.out = (char *)out;
-    k.cap = out ? cap : 0;
-    k.len = 0;
+    sink_init(&k, out, cap);
     emit_head(&k, f);
     if (f->data) {
         emit_lines(&k, "data: ", 6, f->data, f->data_len);
@@ -1168,95 +1250,145 @@ sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *len)
     return finish_sink(&k, len);
 }
 
-/* sse_writer priv.state */
-enum { W_IDLE, W_DATA, W_DATA_AFTER_CR };
+/* sse_writer priv.state: where the frame's output stands. */
+enum {
+    W_IDLE,     /* no frame open */
+    W_OPEN,     /* inside a "data: " line */
+    W_BREAK,    /* the data so far ends with a line break, written; the next data line's
+                   "data: " is not written yet */
+    W_BREAK_CR, /* as W_BREAK, the break was a CR: an LF next belongs to it */
+    W_SPLIT     /* fields closed the open data line; the next piece must start with the
+                   line break that this "\n" already stands for */
+};
+
+/* The checks every writer call makes before writing: a frame is open (or, for begin,
+ * not), f holds no data, the bound fits, type and id are clean. */
+static sse_error writer_check(const sse_writer *w, int want_open, const sse_frame *f,
+                              size_t data_len, const size_t *len)
+{
+    if (!w || !len || (w->priv.state != W_IDLE) != want_open || (f && f->data)) {
+        return SSE_ERR_ARG;
+    }
+    if (f ? !frame_fields_fit(f, data_len) : !frame_fits(0, 0, 0, data_len)) {
+        return SSE_ERR_TOO_LARGE;
+    }
+    return f ? check_fields(f) : SSE_OK;
+}
+
+/* The state becomes next if the output was written. */
+static sse_error writer_done(sse_writer *w, const sink *k, unsigned next, size_t *len)
+{
+    sse_error err = finish_sink(k, len);
+    if (err == SSE_OK && k->out) {
+        w->priv.state = (unsigned char)next;
+    }
+    return err;
+}
 
 sse_error sse_writer_begin(sse_writer *w, const sse_frame *f, void *out, size_t cap, size_t *len)
 {
     sink k;
-    sse_error err;
-    if (!w || !f || !len || f->data) {
-        return SSE_ERR_ARG;
-    }
-    *len = 0;
-    err = check_fields(f);
+    sse_error err = f ? writer_check(w, 0, f, 0, len) : SSE_ERR_ARG;
     if (err != SSE_OK) {
+        if (len) {
+            *len = 0;
+        }
         return err;
     }
-    k.out = (char *)out;
-    k.cap = out ? cap : 0;
-    k.len = 0;
+    sink_init(&k, out, cap);
     emit_head(&k, f);
     emit(&k, "data: ", 6);
-    err = finish_sink(&k, len);
-    if (err == SSE_OK && out) {
-        w->priv.state = W_DATA;
-    }
-    return err;
+    return writer_done(w, &k, W_OPEN, len);
 }
 
 sse_error sse_writer_data(sse_writer *w, const void *piece, size_t piece_len, void *out,
                           size_t cap, size_t *len)
 {
     const char *s = (const char *)piece;
+    unsigned state;
     size_t at = 0;
+    eol_scan scan;
     sink k;
-    sse_error err;
-    if (!w || !len || (!piece && piece_len) ||
-        (w->priv.state != W_DATA && w->priv.state != W_DATA_AFTER_CR)) {
-        return SSE_ERR_ARG;
+    sse_error err = (!piece && piece_len) ? SSE_ERR_ARG : writer_check(w, 1, NULL, piece_len, len);
+    if (err != SSE_OK) {
+        if (len) {
+            *len = 0;
+        }
+        return err;
     }
-    k.out = (char *)out;
-    k.cap = out ? cap : 0;
-    k.len = 0;
+    sink_init(&k, out, cap);
+    state = w->priv.state;
     if (piece_len == 0) {
         return finish_sink(&k, len);
     }
-    if (w->priv.state == W_DATA_AFTER_CR && s[0] == '\n') { /* CR | LF across pieces */
+    if (state == W_SPLIT) { /* the line break already written comes first */
+        if (s[0] != '\r' && s[0] != '\n') {
+            *len = 0;
+            return SSE_ERR_ARG;
+        }
+        state = s[0] == '\r' ? W_BREAK_CR : W_BREAK;
         at = 1;
     }
-    {
-        size_t lf = find(s, at, piece_len, '\n'), cr = find(s, at, piece_len, '\r');
-        while (at < piece_len) {
-            size_t eol;
-            if (lf < at) {
-                lf = find(s, at, piece_len, '\n');
-            }
-            if (cr < at) {
-                cr = find(s, at, piece_len, '\r');
-            }
-            eol = lf < cr ? lf : cr;
-            emit(&k, s + at, eol - at);
-            if (eol == piece_len) {
-                break;
-            }
-            emit(&k, "\ndata: ", 7);
-            at = eol + 1 + (eol == cr && eol + 1 < piece_len && s[eol + 1] == '\n');
+    scan_init(&scan, s, at, piece_len);
+    while (at < piece_len) {
+        size_t eol;
+        if (state == W_BREAK_CR && s[at] == '\n') { /* the LF of a CR LF */
+            state = W_BREAK;
+            at++;
+            continue;
         }
+        eol = next_eol(&scan, at);
+        if (state != W_OPEN) {
+            emit(&k, "data: ", 6);
+        }
+        emit(&k, s + at, eol - at);
+        if (eol == piece_len) {
+            state = W_OPEN;
+            break;
+        }
+        emit(&k, "\n", 1);
+        state = s[eol] == '\r' ? W_BREAK_CR : W_BREAK;
+        at = eol + 1;
     }
-    err = finish_sink(&k, len);
-    if (err == SSE_OK && out) {
-        w->priv.state = s[piece_len - 1] == '\r' ? W_DATA_AFTER_CR : W_DATA;
+    return writer_done(w, &k, state, len);
+}
+
+sse_error sse_writer_fields(sse_writer *w, const sse_frame *f, void *out, size_t cap,
+                            size_t *len)
+{
+    sink k;
+    sse_error err = f ? writer_check(w, 1, f, 0, len) : SSE_ERR_ARG;
+    if (err != SSE_OK) {
+        if (len) {
+            *len = 0;
+        }
+        return err;
     }
-    return err;
+    sink_init(&k, out, cap);
+    if (w->priv.state == W_OPEN) {
+        emit(&k, "\n", 1);
+    }
+    emit_head(&k, f);
+    return writer_done(w, &k, w->priv.state == W_OPEN ? W_SPLIT : w->priv.state, len);
 }
 
 sse_error sse_writer_end(sse_writer *w, void *out, size_t cap, size_t *len)
 {
     sink k;
-    sse_error err;
-    if (!w || !len || (w->priv.state != W_DATA && w->priv.state != W_DATA_AFTER_CR)) {
-        return SSE_ERR_ARG;
+    sse_error err = writer_check(w, 1, NULL, 0, len);
+    if (err != SSE_OK) {
+        if (len) {
+            *len = 0;
+        }
+        return err;
     }
-    k.out = (char *)out;
-    k.cap = out ? cap : 0;
-    k.len = 0;
-    emit(&k, "\n\n", 2);
-    err = finish_sink(&k, len);
-    if (err == SSE_OK && out) {
-        w->priv.state = W_IDLE;
+    sink_init(&k, out, cap);
+    switch (w->priv.state) {
+    case W_OPEN: emit(&k, "\n\n", 2); break;
+    case W_SPLIT: emit(&k, "\n", 1); break;
+    default: emit(&k, "data: \n\n", 8); break; /* the data ends with a line break */
     }
-    return err;
+    return writer_done(w, &k, W_IDLE, len);
 }
 
 /* The client helper writes through the serializer's sink. */
@@ -1270,9 +1402,7 @@ sse_error sse_last_id_header(const sse_parser *p, char *out, size_t cap, size_t 
         return SSE_ERR_ARG;
     }
     id = sse_parser_last_id(p, &id_len);
-    k.out = out;
-    k.cap = out ? cap : 0;
-    k.len = 0;
+    sink_init(&k, out, cap);
     if (id_len) {
         emit(&k, "Last-Event-ID: ", 15);
         emit(&k, id, id_len);
