@@ -9,11 +9,11 @@
 #   - the unfinished tail: the relay closes the clients (their parsers discard it),
 #     reconnects upstream with Last-Event-ID of the last whole event, and exits 0 on the
 #     204 that answers it.
-# Every wait is bounded; about 10 s here.
+# Every wait is bounded; 1.5 to 2.2 s here.
 . "$(dirname "$0")/../lib.sh"
 relay=$1 dump=$2
 here=$(dirname "$0")
-RSS_BOUND_KB=4096
+RSS_BOUND_KB=1024 # the output buffer holds about --queue-kb (256 KiB); 64 MiB would show
 d=$E2E_DIR
 start=$(date +%s%N)
 
