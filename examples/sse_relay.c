@@ -75,6 +75,9 @@
 #define REQUEST_CAP    4096  /* client request head; larger gets 431 */
 #define HEAD_CAP       1024  /* per client: response head, retry, id, gap notice */
 #define MAX_BACKOFF_MS 30000
+#define SNDBUF         131072 /* kernel send buffer per client (Linux doubles it); 32 KiB,
+                                 below two 64 KiB loopback segments, took 8.2 s instead
+                                 of 0.01 s for 16 MB */
 
 enum cstate {
     READING,    /* request head arriving */
@@ -343,7 +346,11 @@ static void start_stream(struct relay *r, struct client *c)
     const char *id = sse_parser_last_id(&r->parser, &id_len);
     sse_frame f = { 0 };
     sse_error err;
+    int sndbuf = SNDBUF;
 
+    /* The kernel's send buffer is a per-client queue too, and Linux lets it grow to
+     * megabytes: a client would stall for minutes before its lag showed. Cap it. */
+    setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     memcpy(c->head, head, sizeof head - 1);
     c->head_len = sizeof head - 1;
     f.has_retry = r->has_retry;
