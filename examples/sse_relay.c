@@ -380,11 +380,10 @@ static void start_stream(struct relay *r, struct client *c)
 }
 
 /* Handles a complete request head in c->in (NUL-terminated). */
-static void route(struct relay *r, struct client *c)
+static void route(struct client *c)
 {
     char *line = c->in, *end = strstr(line, "\r\n");
 
-    (void)r;
     if (strncmp(line, "GET ", 4) != 0) {
         respond(c, "405 Method Not Allowed");
         return;
@@ -409,7 +408,7 @@ static void route(struct relay *r, struct client *c)
 }
 
 /* Reads what arrived. Returns -1 when the client must be closed. */
-static int on_readable(struct relay *r, struct client *c)
+static int on_readable(struct client *c)
 {
     char sink[512];
     ssize_t got;
@@ -425,7 +424,7 @@ static int on_readable(struct relay *r, struct client *c)
     c->in_len += (size_t)got;
     c->in[c->in_len] = '\0';
     if (strstr(c->in, "\r\n\r\n") != NULL) {
-        route(r, c);
+        route(c);
     } else if (c->in_len == sizeof c->in - 1) {
         respond(c, "431 Request Header Fields Too Large");
     }
@@ -533,17 +532,19 @@ static void timers(struct relay *r, int64_t now)
             c->dead = 1; /* never said anything: just close */
         } else if (c->state == READING && now - c->since >= r->head_ms) {
             respond(c, "408 Request Timeout");
-        } else if ((c->state == STREAMING || c->state == CLOSING) &&
-                   out_end(r, c) - c->pos >= r->queue) {
-            if (c->since == 0) {
+        } else if (c->state == STREAMING || c->state == CLOSING) {
+            /* stalled: holding upstream back, or owed its last bytes before the close */
+            size_t owed = out_end(r, c) - c->pos + c->head_len - c->head_off;
+            if (owed == 0 || (c->state == STREAMING && owed < r->queue)) {
+                c->since = 0;
+            } else if (c->since == 0) {
                 c->since = now;
             } else if (now - c->since >= r->stall_ms) {
-                fprintf(stderr, "sse_relay: client %d took nothing for %lld ms, cut off\n",
-                        c->fd, (long long)(now - c->since));
+                fprintf(stderr, "sse_relay: client %d stalled for %lld ms, %zu bytes behind: "
+                                "cut off\n",
+                        c->fd, (long long)(now - c->since), owed);
                 c->dead = RESET;
             }
-        } else if (c->state == STREAMING) {
-            c->since = 0;
         }
     }
     if (!r->frame_open && now - r->last_out_ms >= r->keepalive_ms) {
@@ -1081,7 +1082,7 @@ int main(int argc, char **argv)
         for (i = 0; i < r.n; i++) { /* pfd[i + 2] belongs to r.c[i] */
             struct client *c = r.c[i];
             short re = pfd[i + 2].revents;
-            if (((re & (POLLIN | POLLHUP | POLLERR)) && on_readable(&r, c) < 0) ||
+            if (((re & (POLLIN | POLLHUP | POLLERR)) && on_readable(c) < 0) ||
                 ((re & POLLOUT) && flush(&r, c) < 0)) {
                 c->dead = 1;
             }
