@@ -825,7 +825,7 @@ static void no_read_past_len(void **state)
 }
 #endif
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(version_matches_header),
@@ -856,5 +856,6 @@ int main(void)
         cmocka_unit_test(no_read_past_len),
 #endif
     };
+    test_filter_from_args(argc, argv);
     return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

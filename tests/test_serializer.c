@@ -790,6 +790,31 @@ static void writer_refusals_leave_everything_unchanged(void **state)
 #undef REFUSED
 }
 
+/* SSE_FIELD_STR sets a field and its length together (issue 9: "f.data = \"abc\"" without
+ * data_len wrote an empty data line); through a pointer too; NULL makes the field absent. */
+static void field_str_sets_pointer_and_length(void **state)
+{
+    (void)state;
+    sse_frame f, *fp = &f;
+    const char *none = NULL;
+    char out[64];
+    size_t len;
+    memset(&f, 0, sizeof f);
+    SSE_FIELD_STR(f.data, "abc");
+    SSE_FIELD_STR(fp->type, "t");
+    SSE_FIELD_STR(f.comment, "");
+    SSE_FIELD_STR(f.id, none);
+    assert_int_equal(f.data_len, 3);
+    assert_int_equal(f.type_len, 1);
+    assert_non_null(f.comment);
+    assert_int_equal(f.comment_len, 0);
+    assert_null(f.id);
+    assert_int_equal(f.id_len, 0);
+    assert_int_equal(sse_encode(out, sizeof out, &f, &len), SSE_OK);
+    assert_int_equal(len, 23);
+    assert_memory_equal(out, ": \nevent: t\ndata: abc\n\n", 23);
+}
+
 /* ---- sizes: SSE_FRAME_MAX and SSE_ERR_TOO_LARGE --------------------------------------- */
 
 /* The bound check runs before any byte of a field is read, so lengths near SIZE_MAX are
@@ -1055,9 +1080,10 @@ static void http_headers_content(void **state)
     assert_int_equal(sse_check_response(200, ct, (size_t)(strchr(ct, '\n') - ct)), SSE_OK);
 }
 
-int main(void)
-{
-    static const struct CMUnitTest fixed[] = {
+/* The rows, then the tests that are not rows; an array sized at compile time, so
+ * cmocka_run_group_tests_name takes it as it is. */
+#define NROWS (sizeof enc_rows / sizeof enc_rows[0])
+static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(random_frames_round_trip),
         cmocka_unit_test(random_bad_frames_are_refused),
         cmocka_unit_test(writer_equals_encode_for_every_split),
@@ -1065,26 +1091,26 @@ int main(void)
         cmocka_unit_test(writer_cr_lf_across_pieces_after_retry),
         cmocka_unit_test(writer_fields_inside_frame),
         cmocka_unit_test(writer_refusals_leave_everything_unchanged),
+        cmocka_unit_test(field_str_sets_pointer_and_length),
         cmocka_unit_test(frame_bound_edge),
         cmocka_unit_test(frame_max_bounds_worst_cases),
         cmocka_unit_test(relay_path_keeps_records_for_every_split),
         cmocka_unit_test(http_headers_content),
     };
-    size_t nrows = sizeof enc_rows / sizeof enc_rows[0];
-    size_t nfixed = sizeof fixed / sizeof fixed[0];
-    struct CMUnitTest *tests = (struct CMUnitTest *)calloc(nrows + nfixed, sizeof *tests);
-    if (!tests)
-        return 1;
+#define NFIXED (sizeof fixed / sizeof fixed[0])
+static struct CMUnitTest tests[NROWS + NFIXED];
+
+int main(int argc, char **argv)
+{
     size_t nt = 0;
-    for (size_t i = 0; i < nrows; i++) {
+    for (size_t i = 0; i < NROWS; i++) {
         tests[nt].name = enc_rows[i].name;
         tests[nt].test_func = run_enc_row;
         tests[nt].initial_state = (void *)(uintptr_t)&enc_rows[i];
         nt++;
     }
-    for (size_t i = 0; i < nfixed; i++)
+    for (size_t i = 0; i < NFIXED; i++)
         tests[nt++] = fixed[i];
-    int rc = _cmocka_run_group_tests("serializer", tests, nt, NULL, NULL);
-    free(tests);
-    return rc;
+    test_filter_from_args(argc, argv);
+    return cmocka_run_group_tests_name("serializer", tests, NULL, NULL);
 }
