@@ -222,6 +222,9 @@ static int on_record(void *user, const sse_event *ev)
         }
         return 0;
     }
+    if (ev->kind == SSE_KIND_EVENT && !(ev->flags & SSE_FLAG_FIRST) && !r->frame_open) {
+        return 0; /* the rest of an event already cut off (out of memory) */
+    }
     if (ev->kind == SSE_KIND_EVENT && (ev->flags & SSE_FLAG_LAST)) {
         if (strcmp(ev->type, "message") != 0) { /* "message" is what no type means */
             f.type = ev->type;
