@@ -10,9 +10,10 @@ upstream on 127.0.0.1. In order:
     and the relay's id;
   - a client that never reads is cut after --stall-ms while another reads 16 MB of
     events, every one, in order;
-  - upstream closes in the middle of an event: the reading client gets every byte before
-    the cut and is then closed without the event's end; the relay reconnects with
-    Last-Event-ID and exits 0 on the 204 that answers.
+  - an event dropped by the relay's parser (type over 255 bytes) after its first piece
+    went out, and upstream closing in the middle of an event: each time the reading
+    client gets every byte before the cut and is then closed without the event's end;
+    the relay reconnects with Last-Event-ID and exits 0 on the 204 that answers.
 Every wait is bounded. About 6 s (the back-off after the 503 is 3 to 4.5 s: no retry
 field has come yet, so the default 3000 ms, jittered)."""
 import os
@@ -241,16 +242,30 @@ while time.monotonic() < end and not cut:
 if not cut:
     fail("the client that never reads was not cut")
 
+# A type longer than the relay's 255 bytes: its parser drops the event after the piece
+# went out, so the reader is closed without the event's end.
+upstream_q.put(b"data: doomed")
+if not A.wait_for(b"data: doomed", 3):
+    fail("the piece did not reach the client")
+upstream_q.put(b"\nevent: " + b"t" * 300 + b"\n\n")
+A.join(5)
+if A.is_alive() or not A.data.endswith(b"data: doomed"):
+    fail("dropped event: the reader was not closed right after the piece (%r)" % A.data[-40:])
+
 # Upstream closes inside an event.
+J = Reader(port)
+J.start()
+if not J.wait_for(b"id: e999\n", 3):
+    fail("a new client did not get the last event ID")
 upstream_q.put(b"data: half of an ev")
-if not A.wait_for(b"data: half of an ev", 3):
+if not J.wait_for(b"data: half of an ev", 3):
     fail("the piece did not reach the client")
 upstream_q.put(None)
-A.join(5)
-if A.is_alive():
+J.join(5)
+if J.is_alive():
     fail("the client that got a piece of the cut event was not closed")
-if not A.data.endswith(b"data: half of an ev"):
-    fail("the cut client got %r after the piece" % A.data[-40:])
+if not J.data.endswith(b"data: half of an ev"):
+    fail("the cut client got %r after the piece" % J.data[-40:])
 try:
     status = relay.wait(15)
 except subprocess.TimeoutExpired:
@@ -260,10 +275,10 @@ if status != 0:
 if len(requests) != 3 or b"\r\nLast-Event-ID: e999\r\n" not in requests[2]:
     fail("upstream requests: %r" % requests)
 err = relay.stderr.read().decode()
-for want in ("HTTP 503", "stalled for", "event cut off", "HTTP 204"):
+for want in ("HTTP 503", "stalled for", "event type longer", "event cut off", "HTTP 204"):
     if want not in err:
         fail("relay stderr lacks %r:\n%s" % (want, err))
 print("relay limits: idle close, 408, 431, 405, 503 over the cap, keep-alive, gap on resume; "
       "back-off after upstream 503: %.1f s; 16 MB to a reader in %.2f s while a non-reader "
-      "was cut; cut event closed the reader; Last-Event-ID e999 sent upstream; %.1f s in all"
+      "was cut; dropped and cut events closed the readers; Last-Event-ID e999 sent upstream; %.1f s in all"
       % (backoff, flood, time.monotonic() - t0))
