@@ -358,8 +358,9 @@ static void start_stream(struct relay *r, struct client *c)
     c->head_len = sizeof head - 1;
     f.has_retry = r->has_retry;
     f.retry = sse_parser_retry(&r->parser);
-    if (c->last_id == NULL || c->last_id_len != id_len || memcmp(c->last_id, id, id_len) != 0) {
-        f.id = id;
+    if (c->last_id == NULL ? id_len > 0
+                           : c->last_id_len != id_len || memcmp(c->last_id, id, id_len) != 0) {
+        f.id = id; /* the relay's last event ID, "" included, when the client's differs */
         f.id_len = id_len;
     }
     if (c->last_id != NULL && f.id != NULL) {
