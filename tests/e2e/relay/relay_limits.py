@@ -168,18 +168,14 @@ s = connect(port)
 got, how = until_eof(s, 3)
 if how != "eof" or got:
     fail("silent connection: %s after %r" % (how, got))
-s = connect(port)
-s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
-if b" 408 " not in recv_until(s, b"408", 3):
-    fail("unfinished head: no 408")
-s = connect(port)
-s.sendall(b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n")
-if b" 431 " not in recv_until(s, b"431", 3):
-    fail("5,000-byte head: no 431")
-s = connect(port)
-s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-if b" 405 " not in recv_until(s, b"405", 3):
-    fail("POST: no 405")
+for what, request, status in (
+        ("unfinished head", b"GET / HTTP/1.1\r\nHost: x\r\n", b" 408 "),
+        ("5,000-byte head", b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n", b" 431 "),
+        ("POST", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", b" 405 ")):
+    s = connect(port)
+    s.sendall(request)
+    if status not in recv_until(s, status, 3):
+        fail("%s: no%s" % (what, status.decode().rstrip()))
 
 # Streaming clients: A reads, B never reads (small receive buffer), C and D fill the cap.
 A = Reader(port)
@@ -242,30 +238,26 @@ while time.monotonic() < end and not cut:
 if not cut:
     fail("the client that never reads was not cut")
 
+def expect_cut(reader, piece, rest, what):
+    """Upstream sends piece, then rest; reader gets the piece, then is closed."""
+    upstream_q.put(piece)
+    if not reader.wait_for(piece, 3):
+        fail("%s: the piece did not reach the client" % what)
+    upstream_q.put(rest)
+    reader.join(5)
+    if reader.is_alive() or not reader.data.endswith(piece):
+        fail("%s: the client was not closed right after the piece (%r)" % (what, reader.data[-40:]))
+
+
 # A type longer than the relay's 255 bytes: its parser drops the event after the piece
 # went out, so the reader is closed without the event's end.
-upstream_q.put(b"data: doomed")
-if not A.wait_for(b"data: doomed", 3):
-    fail("the piece did not reach the client")
-upstream_q.put(b"\nevent: " + b"t" * 300 + b"\n\n")
-A.join(5)
-if A.is_alive() or not A.data.endswith(b"data: doomed"):
-    fail("dropped event: the reader was not closed right after the piece (%r)" % A.data[-40:])
-
+expect_cut(A, b"data: doomed", b"\nevent: " + b"t" * 300 + b"\n\n", "dropped event")
 # Upstream closes inside an event.
 J = Reader(port)
 J.start()
 if not J.wait_for(b"id: e999\n", 3):
     fail("a new client did not get the last event ID")
-upstream_q.put(b"data: half of an ev")
-if not J.wait_for(b"data: half of an ev", 3):
-    fail("the piece did not reach the client")
-upstream_q.put(None)
-J.join(5)
-if J.is_alive():
-    fail("the client that got a piece of the cut event was not closed")
-if not J.data.endswith(b"data: half of an ev"):
-    fail("the cut client got %r after the piece" % J.data[-40:])
+expect_cut(J, b"data: half of an ev", None, "upstream closed")
 try:
     status = relay.wait(15)
 except subprocess.TimeoutExpired:
