@@ -14,7 +14,7 @@
  *   --stall-ms MS           a client that holds upstream back this long is cut [10000]
  *   --idle-timeout-ms MS    a connection that sends nothing is closed after MS [5000]
  *   --head-timeout-ms MS    the request head must be complete within MS, else 408 [10000]
- *   --keepalive-ms MS       ": keep-alive" after MS without output [15000]
+ *   --keepalive-ms MS       ": keep-alive" after MS without output, between events [15000]
  *   --upstream-timeout-ms MS  connect, response head, or silence from upstream [60000]
  * It prints "listening on http://127.0.0.1:PORT/" and stops cleanly on SIGINT/SIGTERM.
  * Exit status: 0 on a signal or when upstream answers 204 (stop), 1 when upstream's
