@@ -17,6 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#endif
 
 static char data[1 << 20];
 static char out[(1 << 20) * 8];
@@ -36,6 +40,10 @@ int main(int argc, char **argv)
     size_t len = 0;
     sse_error err;
 
+#ifdef _WIN32 /* the frame is bytes: no CR LF translation, no stop at ^Z */
+    _setmode(_fileno(stdin), _O_BINARY);
+    _setmode(_fileno(stdout), _O_BINARY);
+#endif
     for (i = 1; i < argc; i++) {
         const char *opt = argv[i], *arg = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(opt, "--no-data") == 0) {
