@@ -707,7 +707,7 @@ int main(int argc, char **argv)
          * pending event is discarded, as the spec says. */
         sse_parser_finish(&cl.parser, on_event, &cl);
         failures = cl.events_now > 0 ? 0 : failures + 1;
-        delay = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS);
+        delay = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS, 0);
         fprintf(stderr, "curl_client: reconnecting in %llu ms\n", delay);
         wait_or_restart(delay);
     }

@@ -461,7 +461,7 @@ int main(int argc, char **argv)
         /* Same source, new connection: keeps the last event ID and the retry time. */
         sse_parser_finish(&cl.parser, on_event, &cl);
         failures = cl.events_now > 0 ? 0 : failures + 1;
-        delay = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS);
+        delay = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS, 0);
         fprintf(stderr, "sse_client: reconnecting in %llu ms\n", delay);
         sleep_ms(delay);
     }

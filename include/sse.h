@@ -32,11 +32,25 @@
  *
  * Serializer sketch
  *     sse_frame f = {0};
- *     f.type = "tick"; f.type_len = 4;
- *     f.data = "line 1\nline 2"; f.data_len = 13;
+ *     SSE_FIELD_STR(f.type, "tick");             // sets f.type and f.type_len
+ *     SSE_FIELD_STR(f.data, "line 1\nline 2");   // or set f.data and f.data_len yourself
  *     size_t len;
  *     if (sse_encode(out, sizeof out, &f, &len) == SSE_OK)
  *         write(fd, out, len);     // "event: tick\ndata: line 1\ndata: line 2\n\n"
+ *
+ * Relay sketch (parser in piece mode -> streaming writer; type and id are final only at
+ * the LAST piece, so they are written after the data: the spec allows fields in any
+ * order inside a block)
+ *     SSE_KIND_EVENT, FIRST: sse_writer_begin(&w, &empty_frame, ...)
+ *                    every piece: sse_writer_data(&w, ev->data, ev->data_len, ...)
+ *                    LAST: sse_writer_fields(&w, &{type, id}, ...); sse_writer_end(&w, ...)
+ *     SSE_KIND_RETRY, SSE_KIND_COMMENT: sse_writer_fields if a frame is open, else sse_encode
+ *     SSE_KIND_ID (SSE_OPT_ID_RECORDS): sse_encode of a frame with only the id
+ *     SSE_KIND_DROPPED with SSE_FLAG_LAST: pieces already written cannot be recalled;
+ *                    close each downstream connection without ending the frame, so its
+ *                    client discards the event as upstream's parser did
+ *   A buffer of SSE_FRAME_MAX(0, T, I, P) bytes holds the output of any one of these calls
+ *   for pieces up to P bytes, types up to T, ids up to I (comments: see SSE_FRAME_MAX).
  *
  * Limits (for a storage buffer of CAP bytes, CAP >= 16; F = CAP / 16)
  *   event type  up to F - 1 bytes       (longer: event dropped, SSE_ERR_TYPE_TOO_LONG)
@@ -46,19 +60,24 @@
  *               unlimited in piece mode (SSE_OPT_PIECES)
  *   comment     up to the data room left beside the pending event's data
  *   Example: CAP = 4096 gives type and id up to 255 bytes, data up to 3071 bytes.
- *   sizeof(sse_parser) is 120 bytes on 64-bit targets; the library keeps nothing else.
+ *   sizeof(sse_parser) is 120 bytes on 64-bit targets, 80 on i386, 88 on armhf and
+ *   powerpc (32-bit, 8-byte aligned uint64_t); the library keeps nothing else.
  */
 #ifndef SSE_H
 #define SSE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* strlen, for SSE_FIELD_STR */
 
 #define SSE_VERSION_MAJOR  1
 #define SSE_VERSION_MINOR  0
 #define SSE_VERSION_PATCH  0
 #define SSE_VERSION_STRING "1.0.0"
-#define SSE_VERSION_NUMBER ((SSE_VERSION_MAJOR << 16) | (SSE_VERSION_MINOR << 8) | SSE_VERSION_PATCH)
+/* unsigned long arithmetic: correct where int has 16 bits */
+#define SSE_VERSION_NUMBER                                                                   \
+    (((unsigned long)SSE_VERSION_MAJOR << 16) | ((unsigned long)SSE_VERSION_MINOR << 8) |    \
+     (unsigned long)SSE_VERSION_PATCH)
 
 #ifndef SSE_API
 #if defined(_WIN32) && defined(SSE_BUILDING_DLL)
@@ -120,7 +139,11 @@ typedef enum sse_error {
     SSE_ERR_HTTP_STATUS = -13,
     /* sse_check_response: status 200 but the Content-Type is not text/event-stream (or
      * missing); fail, do not reconnect. */
-    SSE_ERR_CONTENT_TYPE = -14
+    SSE_ERR_CONTENT_TYPE = -14,
+    /* Serializer: the frame's upper bound (SSE_FRAME_MAX of its field lengths) does not
+     * fit in size_t, so its size cannot be counted. Nothing was read or written, *len = 0.
+     * Only reachable with fields of about SIZE_MAX / 7 bytes (613 MB on 32-bit targets). */
+    SSE_ERR_TOO_LARGE = -15
 } sse_error;
 
 /* Returns a static, NUL-terminated English description of err; never NULL, also for
@@ -139,7 +162,9 @@ typedef enum sse_kind {
     SSE_KIND_EVENT = 1, /* a dispatched event (in piece mode: one piece of its data) */
     SSE_KIND_RETRY,     /* an accepted retry field: see retry */
     SSE_KIND_COMMENT,   /* a comment line: data is its text (only with SSE_OPT_COMMENTS) */
-    SSE_KIND_DROPPED    /* something could not be delivered: error says which limit */
+    SSE_KIND_DROPPED,   /* something could not be delivered: error says which limit */
+    SSE_KIND_ID         /* SSE_OPT_ID_RECORDS: a block set the last event ID (id) but
+                           dispatched no event (it had no data field) */
 } sse_kind;
 
 /* Record flags. */
@@ -157,6 +182,8 @@ typedef enum sse_kind {
  *                    event ID string at dispatch, "" when none), flags
  *   SSE_KIND_RETRY   retry (milliseconds), id
  *   SSE_KIND_COMMENT data (text after ':' minus one leading space), id
+ *   SSE_KIND_ID      id (the new last event ID, maybe ""), flags (HAS_ID); sent at the
+ *                    blank line ending the block, in stream order
  *   SSE_KIND_DROPPED error (which limit), id (after the drop), flags (HAS_ID); sent at
  *                    the blank line ending the event (a comment: at its line end); in
  *                    piece mode a
@@ -191,6 +218,9 @@ typedef int (*sse_event_cb)(void *user, const sse_event *ev);
                                       discarding it (NOT what browsers do; useful for
                                       truncated streams, such as LLM output) */
 #define SSE_OPT_PIECES          8u /* piece mode: data of any size, handed out in pieces */
+#define SSE_OPT_ID_RECORDS     16u /* report a block that sets the last event ID without
+                                      dispatching an event as SSE_KIND_ID (a relay passes
+                                      it on; browsers show nothing for it) */
 
 /* Default reconnection time in ms before any retry field: Chromium's value. */
 #define SSE_RETRY_DEFAULT 3000u
@@ -246,8 +276,19 @@ SSE_API sse_error sse_parser_reconnect(sse_parser *p);
 
 /* Returns the last event ID string (NUL-terminated, "" when none) and, when len is not
  * NULL, its length. This is what a client sends as Last-Event-ID when it reconnects.
- * Valid until the next feed, finish or init on p. p NULL returns "". */
+ * Valid until the next feed, finish, init or set_last_id on p. p NULL returns "". */
 SSE_API const char *sse_parser_last_id(const sse_parser *p, size_t *len);
+
+/* Sets the last event ID, as an id field would but at once and without a record: for a
+ * client that restores it (from disk) before its first connection, or between
+ * connections. id holds len bytes (need not be NUL-terminated; stored as given, not
+ * UTF-8 repaired); len 0 resets it to "". A block already pending keeps its own id
+ * field if it has one; BOM stripping and the pending event are untouched.
+ * Returns SSE_OK; SSE_ERR_BAD_ID (id holds CR, LF or NUL: the ID is unchanged);
+ * SSE_ERR_ID_TOO_LONG (len above the id limit, F - 1: unchanged); SSE_ERR_BUSY (called
+ * from the callback); SSE_ERR_ARG (p NULL, or id NULL with len > 0).
+ * A pointer from sse_parser_last_id() is invalid after SSE_OK. */
+SSE_API sse_error sse_parser_set_last_id(sse_parser *p, const char *id, size_t len);
 
 /* Returns the reconnection time in ms: the last accepted retry field, or
  * SSE_RETRY_DEFAULT when none arrived since init. p NULL returns SSE_RETRY_DEFAULT. */
@@ -266,15 +307,37 @@ SSE_API uint64_t sse_parser_retry(const sse_parser *p);
  *                        (content_type NULL): fail; do not reconnect.
  * content_type is the header's value (need not be NUL-terminated); the essence is
  * compared ASCII case-insensitively, parameters such as ";charset=utf-8" and surrounding
- * spaces, tabs, CR and LF are ignored. */
+ * spaces, tabs, CR and LF are ignored.
+ *
+ * Browsers never reconnect after a failed response. A non-browser client may retry
+ * statuses that say "try later" (sse_status_retryable); its verdict table:
+ *   200 + text/event-stream  read the stream; reconnect when it ends (back-off below)
+ *   204                      stop for good (the server says so)
+ *   301 302 303 307 308      follow the redirect (your HTTP library), then decide again
+ *   408 429 500 502 503 504  reconnect after sse_reconnect_delay (longer if the server
+ *                            sent Retry-After), counting a failure
+ *   any other status, or 200 with another Content-Type: stop and report the error */
 SSE_API sse_error sse_check_response(int status, const char *content_type, size_t len);
 
-/* Returns how long to wait before reconnecting, in ms: the reconnection time
- * (sse_parser_retry) doubled for each failure after the first, up to cap_ms (a
- * reconnection time above cap_ms is used as it is: the server's wish is never cut).
- * failures: connection attempts in a row that delivered no event (0 after one that
- * did). p NULL: SSE_RETRY_DEFAULT stands in for the reconnection time. */
-SSE_API uint64_t sse_reconnect_delay(const sse_parser *p, unsigned failures, uint64_t cap_ms);
+/* Returns 1 for the statuses a non-browser client retries with back-off (408, 429, 500,
+ * 502, 503, 504: the server or a proxy is overloaded or restarting), 0 for all others. */
+SSE_API int sse_status_retryable(int status);
+
+/* Floor of the back-off in ms: from the second failure in a row on, the delay doubles
+ * from at least this, whatever the server's retry (retry: 0 cannot cause a storm). */
+#define SSE_RECONNECT_FLOOR_MS 1000u
+
+/* Returns how long to wait before reconnecting, in ms.
+ * failures: connection attempts in a row that delivered no event (0 after one that did).
+ *   failures 0 or 1: the reconnection time R (sse_parser_retry), as browsers wait;
+ *   failures n >= 2: B * 2^(n-1) with B = max(R, SSE_RECONNECT_FLOOR_MS), at most
+ *   max(cap_ms, B) (neither the server's R nor the floor is cut by cap_ms).
+ * rnd: a random value from your generator (any 32 bits), or 0 for no jitter; the delay
+ *   d becomes d + d/2 * rnd / 2^32, so clients that failed together spread over
+ *   [d, 1.5 d) instead of reconnecting at once. The library keeps no random state.
+ * p NULL: SSE_RETRY_DEFAULT stands in for R. No 64-bit division is used. */
+SSE_API uint64_t sse_reconnect_delay(const sse_parser *p, unsigned failures, uint64_t cap_ms,
+                                     uint32_t rnd);
 
 /* Writes the request header "Last-Event-ID: <id>" for p's last event ID into out,
  * without CR LF (raw HTTP/1.1 adds it; libcurl's header lists want it without) and
@@ -304,7 +367,9 @@ SSE_API sse_error sse_last_id_header(const sse_parser *p, char *out, size_t cap,
 
 /* The fields of one frame. A NULL pointer means the field is absent (its length is then
  * ignored); a non-NULL pointer with length 0 is present and empty. Zero-initialise it
- * ("sse_frame f = {0};" in C) and set what you need. Written in this order:
+ * ("sse_frame f = {0};" in C) and set what you need, each pointer with its length: a
+ * pointer set without its length writes an empty field. SSE_FIELD_STR sets both from a
+ * NUL-terminated string. Written in this order:
  *   comment  ": text" lines, one per line of the text (split at CR, LF, CR LF)
  *   type     "event: type"  (CR or LF refused: SSE_ERR_BAD_TYPE)
  *   id       "id: id"       (CR, LF or NUL refused: SSE_ERR_BAD_ID; empty resets the
@@ -327,18 +392,41 @@ typedef struct sse_frame {
     uint64_t retry; /* reconnection time in ms */
 } sse_frame;
 
+/* Sets a text field and its length from a C string (NULL: the field is absent):
+ *     SSE_FIELD_STR(f.type, "tick");   // f.type = "tick", f.type_len = 4
+ * field is a member expression ending in comment, type, id or data (f.id, fp->data);
+ * field and s are evaluated more than once. */
+#define SSE_FIELD_STR(field, s) ((field) = (s), field##_len = (field) ? strlen(field) : 0u)
+
+/* Upper bound, in bytes, of what one serializer call writes for fields of these lengths
+ * (0 for an absent field): sse_encode of such a frame, and each sse_writer_begin,
+ * sse_writer_data (data_len = the piece's length), sse_writer_fields and sse_writer_end
+ * call of a frame. A buffer this large never gets SSE_ERR_BUFFER_TOO_SMALL, so a caller
+ * can reserve once (the exact size is the size query's *len). Every line break can turn
+ * into a new "data: " or ": " line, hence the factors. A constant expression when the
+ * lengths are; the caller's arithmetic must not wrap (the library's own does not: a
+ * frame whose bound exceeds SIZE_MAX is refused with SSE_ERR_TOO_LARGE). */
+#define SSE_FRAME_MAX(comment_len, type_len, id_len, data_len)                               \
+    (3u * (size_t)(comment_len) + (size_t)(type_len) + (size_t)(id_len) +                    \
+     7u * (size_t)(data_len) + 53u)
+
 /* Writes frame f into out, never past out + cap.
  * out NULL (cap ignored) is a size query: returns SSE_OK with *len = the exact size.
- * Returns SSE_OK (*len = bytes written); SSE_ERR_BUFFER_TOO_SMALL (*len = size needed);
- * SSE_ERR_BAD_TYPE or SSE_ERR_BAD_ID (nothing written, *len = 0); SSE_ERR_ARG (f or len
+ * Returns SSE_OK (*len = bytes written, at most SSE_FRAME_MAX of f's lengths);
+ * SSE_ERR_BUFFER_TOO_SMALL (*len = size needed); SSE_ERR_BAD_TYPE or SSE_ERR_BAD_ID
+ * (nothing written, *len = 0); SSE_ERR_TOO_LARGE (*len = 0); SSE_ERR_ARG (f or len
  * NULL). Every frame it writes parses back to exactly f's fields. */
 SSE_API sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *len);
 
-/* Streaming data writer, for data that arrives in pieces (a proxy): begin writes the
- * frame's other fields, each data call writes a piece, end closes the frame. The bytes
- * equal sse_encode of the same frame with all pieces joined; a CR ending one piece and
- * an LF starting the next are one line ending. Fields are private; begin initialises
- * them (zero-initialise the struct so that data or end before begin is refused). */
+/* Streaming data writer, for data that arrives in pieces (a relay): begin writes the
+ * frame's leading fields, each data call writes a piece, fields writes fields inside the
+ * open frame (a comment or retry met among the data, or the type and id known only at
+ * the end), end closes the frame. Without fields calls the bytes equal sse_encode of the
+ * same frame with all pieces joined; a CR ending one piece and an LF starting the next
+ * are one line ending. Fields are private; begin initialises them (zero-initialise the
+ * struct so that data, fields or end before begin is refused). Every call checks its
+ * arguments and the frame state first: on an error nothing is written and w is
+ * unchanged. */
 typedef struct sse_writer {
     struct {
         unsigned char state;
@@ -347,16 +435,32 @@ typedef struct sse_writer {
 
 /* Starts a frame: writes f's comment, type, id and retry (f->data must be NULL) and the
  * start of the first data line. Sizes, errors and out NULL as for sse_encode; w is
- * changed only when SSE_OK is returned with out not NULL. */
+ * changed only when SSE_OK is returned with out not NULL. SSE_ERR_ARG also when a frame
+ * is open (begun and not ended): end it first. */
 SSE_API sse_error sse_writer_begin(sse_writer *w, const sse_frame *f, void *out, size_t cap,
                                    size_t *len);
 
 /* Writes the next piece_len bytes of data (piece may be NULL when piece_len is 0).
  * Sizes and out NULL as for sse_encode; w is changed only when SSE_OK is returned with
- * out not NULL. Returns SSE_OK, SSE_ERR_BUFFER_TOO_SMALL, or SSE_ERR_ARG (also when no
- * frame was begun). */
+ * out not NULL. Returns SSE_OK, SSE_ERR_BUFFER_TOO_SMALL, SSE_ERR_TOO_LARGE, or
+ * SSE_ERR_ARG (also when no frame was begun, or when the piece does not start with a
+ * line break after sse_writer_fields closed the data line). */
 SSE_API sse_error sse_writer_data(sse_writer *w, const void *piece, size_t piece_len, void *out,
                                   size_t cap, size_t *len);
+
+/* Writes f's comment, type, id and retry (f->data must be NULL) inside the open frame,
+ * in that order, without changing its data: a data line left open by the last piece is
+ * closed, and the next piece must then start with a line break (CR, LF or CR LF), which
+ * continues the data as the line break already written (a piece from a parser in piece
+ * mode after a comment or retry record always does; else SSE_ERR_ARG, nothing written).
+ * A type or id written here overrides one written by begin (the last one counts) and
+ * applies to the whole event: this is how a relay writes the type and id that its
+ * parser made final only at the LAST piece. A comment or retry is passed on in stream
+ * order; the client sees it before the event, as from the original stream.
+ * Sizes, errors and out NULL as for sse_encode; w is changed only when SSE_OK is
+ * returned with out not NULL. SSE_ERR_ARG also when no frame is open. */
+SSE_API sse_error sse_writer_fields(sse_writer *w, const sse_frame *f, void *out, size_t cap,
+                                    size_t *len);
 
 /* Ends the frame. Sizes and out NULL as for sse_encode. After SSE_OK with out not NULL,
  * w is ready for sse_writer_begin again. Returns SSE_OK, SSE_ERR_BUFFER_TOO_SMALL, or

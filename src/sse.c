@@ -36,7 +36,13 @@ enum { F_IGNORE, F_DATA, F_EVENT, F_ID, F_RETRY, F_COMMENT };
                        FL_ID_OVER | FL_STARTED)
 
 #define SSE_MIN_CAP   16u
-#define SSE_ALL_OPTS  (SSE_OPT_RAW | SSE_OPT_COMMENTS | SSE_OPT_DISPATCH_AT_EOF | SSE_OPT_PIECES)
+
+/* A retry value fits in 64 bits while num * 10 + d <= UINT64_MAX: compared against
+ * these constants, so no 64-bit division is compiled in (libgcc on Cortex-M0+). */
+#define RETRY_MAX_TENTH (UINT64_MAX / 10u)
+#define RETRY_MAX_LAST  (UINT64_MAX % 10u)
+#define SSE_ALL_OPTS  (SSE_OPT_RAW | SSE_OPT_COMMENTS | SSE_OPT_DISPATCH_AT_EOF | SSE_OPT_PIECES | \
+                       SSE_OPT_ID_RECORDS)
 
 static const char BOM[3] = { '\xEF', '\xBB', '\xBF' };
 static const char FFFD[3] = { '\xEF', '\xBF', '\xBD' };
@@ -63,6 +69,7 @@ const char *sse_strerror(sse_error err)
     case SSE_ERR_NO_CONTENT: return "HTTP 204: the server asks the client to stop";
     case SSE_ERR_HTTP_STATUS: return "HTTP status is not 200";
     case SSE_ERR_CONTENT_TYPE: return "Content-Type is not text/event-stream";
+    case SSE_ERR_TOO_LARGE: return "frame too large to size: its bound exceeds SIZE_MAX";
     }
     return "unknown error";
 }
@@ -468,7 +475,8 @@ static int value(ctx *c, const char *s, size_t n)
             unsigned d = (unsigned)(unsigned char)s[i] - '0';
             if (d > 9) {
                 p->priv.flags |= FL_VAL_BAD;
-            } else if (p->priv.num > (UINT64_MAX - d) / 10) {
+            } else if (p->priv.num > RETRY_MAX_TENTH ||
+                       (p->priv.num == RETRY_MAX_TENTH && d > RETRY_MAX_LAST)) {
                 p->priv.flags |= FL_VAL_OVER; /* ignored: does not fit in 64 bits */
             } else {
                 p->priv.num = p->priv.num * 10 + d;
@@ -545,12 +553,21 @@ static int dispatch(ctx *c)
     if (!(fl & FL_ID_OVER)) { /* the last event ID string takes the buffer, event or not */
         p->priv.cur = p->priv.pend;
     }
+    p->priv.pend = p->priv.cur; /* a dropped id's earlier one in the block goes too */
     p->priv.flags &= ~FL_BLOCK;
     p->priv.data_len = 0;
     p->priv.type_len = 0;
     c->zc = NULL;
-    if (!(fl & FL_HAS_DATA)) { /* no event; only an id that could not be kept is news */
-        return (fl & FL_ID_OVER) ? report_drop(c, SSE_ERR_ID_TOO_LONG, flags) : 0;
+    if (!(fl & FL_HAS_DATA)) { /* no event: only the id can be news */
+        if (fl & FL_ID_OVER) {
+            return report_drop(c, SSE_ERR_ID_TOO_LONG, flags);
+        }
+        if ((fl & FL_HAS_ID) && (p->priv.options & SSE_OPT_ID_RECORDS)) {
+            record(p, SSE_KIND_ID, &ev);
+            ev.flags = SSE_FLAG_HAS_ID;
+            return deliver(c, &ev);
+        }
+        return 0;
     }
     if (err != SSE_OK) {
         /* piece mode: LAST tells the caller to discard the pieces it may have had */
@@ -928,6 +945,32 @@ const char *sse_parser_last_id(const sse_parser *p, size_t *len)
     return id_buf(p, p->priv.cur);
 }
 
+sse_error sse_parser_set_last_id(sse_parser *p, const char *id, size_t len)
+{
+    char *slot;
+    if (!p || (!id && len)) {
+        return SSE_ERR_ARG;
+    }
+    if (p->priv.flags & FL_BUSY) {
+        return SSE_ERR_BUSY;
+    }
+    if (len > p->priv.field_cap - 1) {
+        return SSE_ERR_ID_TOO_LONG;
+    }
+    if (len && (memchr(id, '\0', len) || memchr(id, '\r', len) || memchr(id, '\n', len))) {
+        return SSE_ERR_BAD_ID;
+    }
+    /* In place: the slot of the last event ID is no block's pending id nor the id being
+     * read (a block without an id of its own shares it, and takes the new one) */
+    slot = id_buf(p, p->priv.cur);
+    if (len) {
+        memcpy(slot, id, len);
+    }
+    slot[len] = '\0';
+    p->priv.id_len[p->priv.cur] = len;
+    return SSE_OK;
+}
+
 uint64_t sse_parser_retry(const sse_parser *p)
 {
     return p ? p->priv.retry : SSE_RETRY_DEFAULT;
@@ -977,16 +1020,36 @@ sse_error sse_check_response(int status, const char *content_type, size_t len)
     return i == len || content_type[i] == ';' ? SSE_OK : SSE_ERR_CONTENT_TYPE;
 }
 
-uint64_t sse_reconnect_delay(const sse_parser *p, unsigned failures, uint64_t cap_ms)
+int sse_status_retryable(int status)
 {
-    uint64_t delay = sse_parser_retry(p);
-    if (cap_ms < delay) { /* the server's own reconnection time is never shortened */
-        cap_ms = delay;
+    switch (status) {
+    case 408: case 429: case 500: case 502: case 503: case 504: return 1;
+    default: return 0;
     }
-    for (; failures > 1 && delay < cap_ms; failures--) {
-        delay = delay > UINT64_MAX / 2 ? UINT64_MAX : delay * 2;
+}
+
+uint64_t sse_reconnect_delay(const sse_parser *p, unsigned failures, uint64_t cap_ms,
+                             uint32_t rnd)
+{
+    uint64_t retry = sse_parser_retry(p), delay = retry, half;
+    if (failures > 1) {
+        if (delay < SSE_RECONNECT_FLOOR_MS) {
+            delay = SSE_RECONNECT_FLOOR_MS;
+        }
+        if (cap_ms < delay) { /* neither the server's time nor the floor is cut */
+            cap_ms = delay;
+        }
+        for (; failures > 1 && delay < cap_ms; failures--) {
+            delay = delay > UINT64_MAX / 2 ? UINT64_MAX : delay * 2;
+        }
+        if (delay > cap_ms) {
+            delay = cap_ms;
+        }
     }
-    return delay < cap_ms ? delay : cap_ms;
+    /* jitter: delay/2 * rnd / 2^32, in two 32-bit halves so no product can wrap */
+    half = delay / 2;
+    half = (half >> 32) * rnd + (((half & 0xFFFFFFFFu) * rnd) >> 32);
+    return delay > UINT64_MAX - half ? UINT64_MAX : delay + half;
 }
 
 /* ---------------------------------------------------------------------------------------

@@ -452,27 +452,85 @@ static void reconnect_delay(void **state)
     sse_parser p;
     assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 0), SSE_OK);
     /* no retry yet: the default, doubled for each failure after the first */
-    assert_int_equal(sse_reconnect_delay(&p, 0, 30000), SSE_RETRY_DEFAULT);
-    assert_int_equal(sse_reconnect_delay(&p, 1, 30000), SSE_RETRY_DEFAULT);
-    assert_int_equal(sse_reconnect_delay(&p, 2, 30000), 2 * SSE_RETRY_DEFAULT);
-    assert_int_equal(sse_reconnect_delay(&p, 3, 30000), 4 * SSE_RETRY_DEFAULT);
-    assert_int_equal(sse_reconnect_delay(&p, 4, 30000), 8 * SSE_RETRY_DEFAULT);
-    assert_int_equal(sse_reconnect_delay(&p, 5, 30000), 30000); /* capped */
-    assert_int_equal(sse_reconnect_delay(&p, 4000000000u, 30000), 30000);
-    assert_int_equal(sse_reconnect_delay(NULL, 2, 30000), 2 * SSE_RETRY_DEFAULT);
-    /* the server's retry */
+    assert_int_equal(sse_reconnect_delay(&p, 0, 30000, 0), SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 1, 30000, 0), SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 2, 30000, 0), 2 * SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 3, 30000, 0), 4 * SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 4, 30000, 0), 8 * SSE_RETRY_DEFAULT);
+    assert_int_equal(sse_reconnect_delay(&p, 5, 30000, 0), 30000); /* capped */
+    assert_int_equal(sse_reconnect_delay(&p, 4000000000u, 30000, 0), 30000);
+    assert_int_equal(sse_reconnect_delay(NULL, 2, 30000, 0), 2 * SSE_RETRY_DEFAULT);
+    /* the server's retry, below the floor: taken as it is for the first failure, then
+     * the back-off doubles from the floor */
     feed_str(&p, "retry: 100\n");
-    assert_int_equal(sse_reconnect_delay(&p, 0, 30000), 100);
-    assert_int_equal(sse_reconnect_delay(&p, 3, 30000), 400);
+    assert_int_equal(sse_reconnect_delay(&p, 0, 30000, 0), 100);
+    assert_int_equal(sse_reconnect_delay(&p, 1, 30000, 0), 100);
+    assert_int_equal(sse_reconnect_delay(&p, 2, 30000, 0), 2 * SSE_RECONNECT_FLOOR_MS);
+    assert_int_equal(sse_reconnect_delay(&p, 3, 30000, 0), 4 * SSE_RECONNECT_FLOOR_MS);
     /* a retry above the cap is the server's wish: kept, never doubled */
     feed_str(&p, "retry: 60000\n");
-    assert_int_equal(sse_reconnect_delay(&p, 0, 30000), 60000);
-    assert_int_equal(sse_reconnect_delay(&p, 9, 30000), 60000);
+    assert_int_equal(sse_reconnect_delay(&p, 0, 30000, 0), 60000);
+    assert_int_equal(sse_reconnect_delay(&p, 9, 30000, 0), 60000);
     /* no overflow near 2^64 */
     feed_str(&p, "retry: 18446744073709551615\n");
-    assert_true(sse_reconnect_delay(&p, 70, UINT64_MAX) == UINT64_MAX);
+    assert_true(sse_reconnect_delay(&p, 70, UINT64_MAX, 0) == UINT64_MAX);
+    assert_true(sse_reconnect_delay(&p, 70, UINT64_MAX, UINT32_MAX) == UINT64_MAX);
     feed_str(&p, "retry: 9223372036854775809\n");
-    assert_true(sse_reconnect_delay(&p, 3, UINT64_MAX) == UINT64_MAX);
+    assert_true(sse_reconnect_delay(&p, 3, UINT64_MAX, 0) == UINT64_MAX);
+}
+
+/* retry: 0 from a server that fails every connection (issue 9: 1,002 connections per
+ * second): the delay grows with consecutive failures all the same. */
+static void reconnect_delay_retry_zero(void **state)
+{
+    (void)state;
+    char storage[256];
+    sse_parser p;
+    unsigned f;
+    uint64_t prev = 0;
+    assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 0), SSE_OK);
+    feed_str(&p, "retry: 0\n");
+    assert_int_equal(sse_reconnect_delay(&p, 0, 30000, 0), 0);
+    assert_int_equal(sse_reconnect_delay(&p, 1, 30000, 0), 0);
+    for (f = 2; f < 40; f++) {
+        uint64_t d = sse_reconnect_delay(&p, f, 30000, 0);
+        assert_true(d >= SSE_RECONNECT_FLOOR_MS && d >= prev && d <= 30000);
+        prev = d;
+    }
+    assert_int_equal(prev, 30000);
+    /* cap 0 (a caller that wants no cap of its own) still backs off from the floor */
+    assert_int_equal(sse_reconnect_delay(&p, 2, 0, 0), SSE_RECONNECT_FLOOR_MS);
+}
+
+/* Jitter adds d/2 * rnd / 2^32: 0 adds nothing, the largest rnd almost half. */
+static void reconnect_delay_jitter(void **state)
+{
+    (void)state;
+    char storage[256];
+    sse_parser p;
+    assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 0), SSE_OK);
+    assert_int_equal(sse_reconnect_delay(&p, 2, 30000, 0), 6000);
+    assert_int_equal(sse_reconnect_delay(&p, 2, 30000, 0x80000000u), 6000 + 1500);
+    assert_int_equal(sse_reconnect_delay(&p, 2, 30000, UINT32_MAX), 6000 + 2999);
+    assert_int_equal(sse_reconnect_delay(&p, 1, 30000, 0x40000000u), 3000 + 375);
+    /* beyond 2^32 ms, both halves of the product count */
+    feed_str(&p, "retry: 17179869184\n"); /* 2^34 */
+    assert_true(sse_reconnect_delay(&p, 0, 0, 0x80000000u) == 17179869184u + 4294967296u);
+}
+
+static void status_retryable(void **state)
+{
+    (void)state;
+    static const int yes[] = { 408, 429, 500, 502, 503, 504 };
+    static const int no[] = { 0, 100, 200, 204, 301, 400, 401, 403, 404, 405, 410, 501, 505,
+                              599, -1 };
+    size_t i;
+    for (i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        assert_int_equal(sse_status_retryable(yes[i]), 1);
+    }
+    for (i = 0; i < sizeof no / sizeof no[0]; i++) {
+        assert_int_equal(sse_status_retryable(no[i]), 0);
+    }
 }
 
 /* ---- sse_last_id_header --------------------------------------------------------------- */
@@ -763,6 +821,9 @@ int main(void)
         cmocka_unit_test(finish_reports_truncation),
         cmocka_unit_test(check_response),
         cmocka_unit_test(reconnect_delay),
+        cmocka_unit_test(reconnect_delay_retry_zero),
+        cmocka_unit_test(reconnect_delay_jitter),
+        cmocka_unit_test(status_retryable),
         cmocka_unit_test(last_id_header),
         cmocka_unit_test(encode_rejects_null),
         cmocka_unit_test(writer_rejects_bad_arguments),

@@ -27,6 +27,7 @@
 #define RT(n, id)            "RETRY " #n " id=\"" id "\"\n"
 #define CM(d, id)            "COMMENT d=\"" d "\" id=\"" id "\"\n"
 #define DR(e, id, f)         "DROPPED %" #e "% id=\"" id "\" f=" f "\n"
+#define ID(id)               "ID id=\"" id "\"\n"
 #define END(st, last, retry) "END %" #st "% last=\"" last "\" retry=" #retry "\n"
 #define OK                   END(OK, "", 3000)
 #define TR                   END(TRUNCATED, "", 3000)
@@ -36,6 +37,7 @@
 #define O_COM     SSE_OPT_COMMENTS
 #define O_EOF     SSE_OPT_DISPATCH_AT_EOF
 #define O_PCS     SSE_OPT_PIECES
+#define O_IDR     SSE_OPT_ID_RECORDS
 #define X_NOPIECE 1u /* the row depends on the data limit: no piece-mode twin */
 
 /* Flags of an SSE_ERR_ID_TOO_LONG record. sse.h: SSE_FLAG_HAS_ID means the block "had an
@@ -479,6 +481,30 @@ static const row rows[] = {
       "data: [[150*x]]\n: [[50*c]]\n: [[30*d]]\n\n", O_COM, 256, X_NOPIECE,
       DR(COMMENT_TOO_LONG, "", "-") CM("[[30*d]]", "") MSG("[[150*x]]") OK),
 
+    R(id_too_long_after_good_id_leaves_no_trace_for_next_block,
+      "id: 1\nid: [[16*i]]\n\ndata: x\n\n", 0, 256, 0,
+      DR(ID_TOO_LONG, "", ID_DROP_F) MSG("x") OK),
+
+    /* ---- id records (SSE_OPT_ID_RECORDS) ---------------------------------------------- */
+    R(id_records_off_id_only_block_is_silent, "id: 5\n\ndata: x\n\n", 0, CAP, 0,
+      EV("message", "x", "5", "-") END(OK, "5", 3000)),
+    R(id_records_id_only_block_is_reported, "id: 5\n\ndata: x\n\n", O_IDR, CAP, 0,
+      ID("5") EV("message", "x", "5", "-") END(OK, "5", 3000)),
+    R(id_records_empty_id_resets_and_is_reported, "id: 5\n\nid\n\n", O_IDR, CAP, 0,
+      ID("5") ID("") OK),
+    R(id_records_in_stream_order, "data: a\nid: 1\n\nid: 2\nevent: t\n\n: c\nretry: 7\nid: 3\n\n",
+      O_IDR | O_COM, CAP, 0,
+      EV("message", "a", "1", "I") ID("2") CM("c", "2") RT(7, "2") ID("3") END(OK, "3", 7)),
+    R(id_records_block_with_data_is_an_event_not_an_id_record, "id: 1\ndata\n\n", O_IDR, CAP, 0,
+      EV("message", "", "1", "I") END(OK, "1", 3000)),
+    R(id_records_nul_id_sets_nothing_and_reports_nothing, "id: a\0b\n\n", O_IDR, CAP, 0, OK),
+    R(id_records_too_long_id_is_dropped_not_reported, "id: [[16*i]]\n\n", O_IDR, 256, 0,
+      DR(ID_TOO_LONG, "", ID_DROP_F) OK),
+    R(id_records_repaired_id, "id: \xFF\n\n", O_IDR, CAP, 0, ID(RC) END(OK, RC, 3000)),
+    R(id_records_at_eof_with_dispatch_at_eof, "id: 9", O_IDR | O_EOF, CAP, 0,
+      ID("9") END(OK, "9", 3000)),
+    R(id_records_at_eof_discarded_without_dispatch_at_eof, "id: 9\n", O_IDR, CAP, 0, TR),
+
     /* ---- piece mode (SSE_OPT_PIECES) -------------------------------------------------- */
     R(pieces_data_beyond_storage_is_delivered, "data: [[1000*x]]\ndata: [[1000*y]]\n\n", O_PCS, 64,
       0, MSG("[[1000*x]]\\n[[1000*y]]") OK),
@@ -760,6 +786,127 @@ static void fx_free(fixture *f)
 {
     rec_free(&f->r);
     free(f);
+}
+
+/* ---- sse_parser_set_last_id ---------------------------------------------------------- */
+
+/* The issue-9 case: a client restores its last event ID, then the stream starts with a
+ * BOM. Feeding "id: 42\n\n" instead would disarm BOM stripping and lose the first event;
+ * set_last_id must not. Every split of the stream, both modes. */
+static void set_last_id_keeps_bom_stripping(void **state)
+{
+    (void)state;
+    static const char in[] = "\xEF\xBB\xBF"
+                             "data: first\n\n";
+    size_t n = sizeof in - 1;
+    for (unsigned opt = 0; opt <= SSE_OPT_PIECES; opt += SSE_OPT_PIECES) {
+        for (size_t cut = 0; cut <= n; cut++) {
+            fixture *f = fx_new();
+            fx_init(f, 256, opt);
+            assert_int_equal(sse_parser_set_last_id(&f->p, "42", 2), SSE_OK);
+            assert_int_equal(sse_parser_feed(&f->p, in, cut, rec_cb, &f->r), SSE_OK);
+            assert_int_equal(sse_parser_feed(&f->p, in + cut, n - cut, rec_cb, &f->r), SSE_OK);
+            fx_finish(f);
+            fx_expect(f, EV("message", "first", "42", "-") END(OK, "42", 3000));
+            fx_free(f);
+        }
+    }
+}
+
+/* A pending block without an id of its own takes the new ID at dispatch (as the last
+ * event ID string is read at dispatch); a block with its own id keeps it, also while
+ * that id line is being read. */
+static void set_last_id_leaves_pending_block(void **state)
+{
+    (void)state;
+    for (unsigned opt = 0; opt <= SSE_OPT_PIECES; opt += SSE_OPT_PIECES) {
+        fixture *f = fx_new();
+        fx_init(f, 256, opt);
+        assert_int_equal(fx_feed(f, "data: a\n"), SSE_OK);
+        assert_int_equal(sse_parser_set_last_id(&f->p, "7", 1), SSE_OK);
+        assert_string_equal(sse_parser_last_id(&f->p, NULL), "7");
+        assert_int_equal(fx_feed(f, "\n"), SSE_OK);
+        fx_expect(f, EV("message", "a", "7", "-"));
+        assert_int_equal(fx_feed(f, "id: 1\ndata: b\n"), SSE_OK);
+        assert_int_equal(sse_parser_set_last_id(&f->p, "9", 1), SSE_OK);
+        assert_int_equal(fx_feed(f, "\n"), SSE_OK);
+        fx_expect(f, EV("message", "b", "1", "I"));
+        assert_int_equal(fx_feed(f, "event: t\nid: 3"), SSE_OK);
+        assert_int_equal(sse_parser_set_last_id(&f->p, "x", 1), SSE_OK);
+        assert_int_equal(fx_feed(f, "4\ndata: c\n\n"), SSE_OK);
+        fx_expect(f, EV("t", "c", "34", "I"));
+        fx_finish(f);
+        fx_expect(f, END(OK, "34", 3000));
+        fx_free(f);
+    }
+}
+
+static int set_from_cb(void *user, const sse_event *ev)
+{
+    sse_error *got = (sse_error *)user;
+    (void)ev;
+    *got = sse_parser_set_last_id(NULL, "", 0);
+    return 0;
+}
+
+typedef struct busy_probe {
+    sse_parser *p;
+    sse_error got;
+} busy_probe;
+
+static int set_busy_cb(void *user, const sse_event *ev)
+{
+    busy_probe *b = (busy_probe *)user;
+    (void)ev;
+    b->got = sse_parser_set_last_id(b->p, "z", 1);
+    return 0;
+}
+
+/* The rules of an id field: NUL (and CR, LF) refused, too long refused with its error,
+ * empty resets; a refused ID leaves the last one unchanged. */
+static void set_last_id_rules(void **state)
+{
+    (void)state;
+    char storage[256]; /* F = 16: ids up to 15 bytes */
+    char hdr[64];
+    size_t n = 99;
+    sse_parser p;
+    sse_error got = SSE_OK;
+    busy_probe probe;
+    assert_int_equal(sse_parser_init(&p, storage, sizeof storage, 0), SSE_OK);
+    assert_int_equal(sse_parser_set_last_id(&p, "iiiiiiiiiiiiiii", 15), SSE_OK);
+    assert_int_equal(sse_parser_set_last_id(&p, "abc", 3), SSE_OK);
+    assert_string_equal(sse_parser_last_id(&p, &n), "abc");
+    assert_int_equal(n, 3);
+    assert_int_equal(sse_parser_set_last_id(&p, "0123456789abcdef", 16), SSE_ERR_ID_TOO_LONG);
+    assert_int_equal(sse_parser_set_last_id(&p, "a\0b", 3), SSE_ERR_BAD_ID);
+    assert_int_equal(sse_parser_set_last_id(&p, "a\rb", 3), SSE_ERR_BAD_ID);
+    assert_int_equal(sse_parser_set_last_id(&p, "a\nb", 3), SSE_ERR_BAD_ID);
+    assert_int_equal(sse_parser_set_last_id(&p, NULL, 1), SSE_ERR_ARG);
+    assert_int_equal(sse_parser_set_last_id(NULL, "a", 1), SSE_ERR_ARG);
+    assert_string_equal(sse_parser_last_id(&p, &n), "abc");
+    /* only len bytes count: no NUL terminator needed */
+    assert_int_equal(sse_parser_set_last_id(&p, "xyz", 2), SSE_OK);
+    assert_string_equal(sse_parser_last_id(&p, &n), "xy");
+    assert_int_equal(sse_last_id_header(&p, hdr, sizeof hdr, &n), SSE_OK);
+    assert_string_equal(hdr, "Last-Event-ID: xy");
+    assert_int_equal(sse_parser_set_last_id(&p, NULL, 0), SSE_OK);
+    assert_string_equal(sse_parser_last_id(&p, &n), "");
+    assert_int_equal(n, 0);
+    assert_int_equal(sse_parser_set_last_id(&p, "q", 0), SSE_OK);
+    assert_string_equal(sse_parser_last_id(&p, NULL), "");
+    /* kept across reconnect and finish, like an id field's */
+    assert_int_equal(sse_parser_set_last_id(&p, "k", 1), SSE_OK);
+    assert_int_equal(sse_parser_reconnect(&p), SSE_OK);
+    assert_int_equal(sse_parser_feed(&p, "data: x\n\n", 9, set_from_cb, &got), SSE_OK);
+    assert_int_equal(got, SSE_ERR_ARG);
+    assert_string_equal(sse_parser_last_id(&p, NULL), "k");
+    /* from the callback: refused, nothing changed */
+    probe.p = &p;
+    probe.got = SSE_OK;
+    assert_int_equal(sse_parser_feed(&p, "data: y\n\n", 9, set_busy_cb, &probe), SSE_OK);
+    assert_int_equal(probe.got, SSE_ERR_BUSY);
+    assert_string_equal(sse_parser_last_id(&p, NULL), "k");
 }
 
 /* "A line ended by CR is processed at once": no need to wait for the next byte. */
@@ -1282,6 +1429,9 @@ static void model_random_streams(void **state)
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
+        cmocka_unit_test(set_last_id_keeps_bom_stripping),
+        cmocka_unit_test(set_last_id_leaves_pending_block),
+        cmocka_unit_test(set_last_id_rules),
         cmocka_unit_test(cr_ended_line_is_processed_at_once),
         cmocka_unit_test(reconnect_drops_pending_keeps_id_and_retry),
         cmocka_unit_test(reconnect_drops_partial_line),

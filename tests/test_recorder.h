@@ -8,6 +8,7 @@
  *   RETRY <ms> id="<id>"
  *   COMMENT d="<text>" id="<id>"
  *   DROPPED "<sse_strerror(error)>" id="<id>" f=<I or ->
+ *   ID id="<id>"
  *   END "<sse_strerror(finish status)>" last="<sse_parser_last_id>" retry=<sse_parser_retry>
  *
  * Bytes are escaped: \\ \" \n \r \t \0, the UTF-8 of U+FFFD as \uFFFD, any other byte
@@ -156,6 +157,7 @@ static inline const char *err_name_to_text(const char *name, size_t n)
         { "BUFFER_TOO_SMALL", SSE_ERR_BUFFER_TOO_SMALL },
         { "BAD_TYPE", SSE_ERR_BAD_TYPE },
         { "BAD_ID", SSE_ERR_BAD_ID },
+        { "TOO_LARGE", SSE_ERR_TOO_LARGE },
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strlen(names[i].name) == n && memcmp(names[i].name, name, n) == 0)
@@ -338,6 +340,15 @@ static inline int rec_cb(void *user, const sse_event *ev)
         if (ev->error != SSE_ERR_DATA_TOO_LONG && ev->error != SSE_ERR_TYPE_TOO_LONG &&
             ev->error != SSE_ERR_ID_TOO_LONG && ev->error != SSE_ERR_COMMENT_TOO_LONG)
             sb_puts(b, " !not-a-limit-error");
+        break;
+    case SSE_KIND_ID:
+        sb_puts(b, "ID id=");
+        sb_escaped(b, ev->id, ev->id_len);
+        if (ev->type_len != 0 || ev->type[0] != '\0' || ev->data_len != 0 ||
+            ev->flags != SSE_FLAG_HAS_ID || ev->retry != 0 || ev->error != SSE_OK)
+            sb_puts(b, " !unlisted-field-set");
+        if (!(r->options & SSE_OPT_ID_RECORDS))
+            sb_puts(b, " !id-record-without-SSE_OPT_ID_RECORDS");
         break;
     default: sb_printf(b, "UNKNOWN-KIND %d", (int)ev->kind); break;
     }

@@ -212,6 +212,7 @@ static inline const char *fz_kind(sse_kind k)
     case SSE_KIND_RETRY: return "RETRY";
     case SSE_KIND_COMMENT: return "COMMENT";
     case SSE_KIND_DROPPED: return "DROPPED";
+    case SSE_KIND_ID: return "ID";
     }
     return "?";
 }

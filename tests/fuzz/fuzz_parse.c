@@ -234,11 +234,16 @@ static void finish(run *r)
         uint64_t retry = sse_parser_retry(r->p), cap = (uint64_t)r->records * 977u, prev = 0;
         unsigned f;
         for (f = 0; f < 70; f += 1 + f / 8) {
-            uint64_t d = sse_reconnect_delay(r->p, f, cap);
+            uint64_t d = sse_reconnect_delay(r->p, f, cap, 0);
+            uint64_t dj = sse_reconnect_delay(r->p, f, cap, (uint32_t)((uint32_t)r->records * 2654435761u));
             FUZZ_CHECK(d >= retry && d >= prev);
-            FUZZ_CHECK(d <= (cap > retry ? cap : retry));
+            uint64_t base = retry > SSE_RECONNECT_FLOOR_MS ? retry : SSE_RECONNECT_FLOOR_MS;
+            FUZZ_CHECK(d <= (cap > base ? cap : base));
+            FUZZ_CHECK(dj >= d && dj - d <= d / 2);
             if (f <= 1) {
                 FUZZ_CHECK(d == retry);
+            } else {
+                FUZZ_CHECK(d >= SSE_RECONNECT_FLOOR_MS);
             }
             prev = d;
         }
