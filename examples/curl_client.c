@@ -71,6 +71,7 @@
 
 #define MAX_BACKOFF_MS 30000
 #define MAX_BODY_FILE  (16L << 20)
+#define MAX_RETRY_AFTER_S 3600 /* a longer Retry-After is read as an hour */
 
 enum outcome {
     RETRY,   /* reconnect after the reconnection time */
@@ -90,6 +91,7 @@ struct client {
     size_t head_bytes, max_head; /* response head and trailer bytes this request */
     int want_status;           /* the next header line must be a status line */
     int location;              /* this head has a non-empty Location */
+    unsigned long long retry_after_ms; /* the last head's Retry-After, 0 when none */
     long status;               /* of the last head */
     long max_events, events, events_now;
     int json, comments;
@@ -269,7 +271,8 @@ static int on_event(void *user, const sse_event *ev)
     case SSE_KIND_DROPPED:
         report_error(cl, "event dropped: %s", sse_strerror(ev->error));
         return 0;
-    case SSE_KIND_RETRY: return 0; /* the parser keeps it for sse_reconnect_delay() */
+    case SSE_KIND_RETRY: /* the parser keeps it for sse_reconnect_delay() */
+    case SSE_KIND_ID: return 0; /* only with SSE_OPT_ID_RECORDS, not set */
     }
     return 0;
 }
@@ -305,6 +308,21 @@ static int status_line_ok(const char *line, size_t len)
     return i < len && (line[i] == ' ' || line[i] == '\r' || line[i] == '\n');
 }
 
+/* Retry-After in delta-seconds ("120"), in ms, at most MAX_RETRY_AFTER_S; 0 for an
+ * HTTP-date or anything else (the back-off alone then decides). */
+static unsigned long long retry_after_ms(const char *v, size_t len)
+{
+    unsigned long long s = 0;
+    size_t i = strspn(v, " \t");
+    if (i >= len || v[i] < '0' || v[i] > '9') {
+        return 0;
+    }
+    for (; i < len && v[i] >= '0' && v[i] <= '9'; i++) {
+        s = s < MAX_RETRY_AFTER_S ? s * 10 + (unsigned)(v[i] - '0') : s;
+    }
+    return (s < MAX_RETRY_AFTER_S ? s : MAX_RETRY_AFTER_S) * 1000;
+}
+
 /* Called once per header line of every head (1xx, redirects, the final one), with "\r\n"
  * ending each head, and for chunked trailers after the body. Returning anything but
  * size * n aborts the transfer. */
@@ -325,11 +343,14 @@ static size_t on_header(char *line, size_t size, size_t n, void *user)
         }
         cl->want_status = 0;
         cl->location = 0;
+        cl->retry_after_ms = 0;
         return len;
     }
     if (len > 2 || (line[0] != '\r' && line[0] != '\n')) {
         if (len > 9 && strncasecmp(line, "location:", 9) == 0) {
             cl->location = strspn(line + 9, " \t\r\n") < len - 9; /* not empty */
+        } else if (len > 12 && strncasecmp(line, "retry-after:", 12) == 0) {
+            cl->retry_after_ms = retry_after_ms(line + 12, len - 12);
         }
         return len; /* a header or trailer line; the empty line ends a head */
     }
@@ -353,6 +374,11 @@ static size_t on_header(char *line, size_t size, size_t n, void *user)
         cl->outcome = FATAL;
         return 0;
     default:
+        if (sse_status_retryable((int)cl->status)) { /* 429, 503...: back off and retry */
+            snprintf(cl->why, sizeof cl->why, "HTTP %ld, retrying", cl->status);
+            cl->outcome = RETRY;
+            return 0;
+        }
         snprintf(cl->why, sizeof cl->why, "HTTP %ld, not retrying", cl->status);
         cl->outcome = FATAL;
         return 0;
@@ -488,6 +514,7 @@ static enum outcome run(struct client *cl, char **user, int n_user, int has_body
     cl->why[0] = '\0';
     cl->head_bytes = 0;
     cl->want_status = 1;
+    cl->retry_after_ms = 0;
     end = transfer(cl, read_timeout_ms, &rc);
     curl_slist_free_all(headers);
     if (end == RESTARTED) {
@@ -530,24 +557,28 @@ static char *read_file(const char *path, long *len)
     return buf;
 }
 
-/* Seeds the parser as if the stream had sent "retry: N" and "id: ID" before: the library
- * keeps both across connections. */
-static int seed_parser(struct client *cl, long retry_ms, const char *last_id)
+/* The reconnection time until the server sends retry: the parser takes it the one way it
+ * takes any, from a retry field, fed before the first connection. */
+static void seed_retry(struct client *cl, long retry_ms)
 {
     char line[64];
-    if (retry_ms >= 0) {
-        int n = snprintf(line, sizeof line, "retry: %ld\n", retry_ms);
-        sse_parser_feed(&cl->parser, line, (size_t)n, on_event, cl);
-    }
-    if (last_id != NULL) {
-        if (strpbrk(last_id, "\r\n") != NULL) {
-            return -1;
+    int n = snprintf(line, sizeof line, "retry: %ld\n", retry_ms);
+    sse_parser_feed(&cl->parser, line, (size_t)n, on_event, cl);
+    sse_parser_reconnect(&cl->parser); /* the stream proper starts now: BOM stripping armed */
+}
+
+/* 32 random bits for the back-off's jitter (0, no jitter, if /dev/urandom fails). */
+static uint32_t random32(void)
+{
+    uint32_t r = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f != NULL) {
+        if (fread(&r, sizeof r, 1, f) != 1) {
+            r = 0;
         }
-        sse_parser_feed(&cl->parser, "id: ", 4, on_event, cl);
-        sse_parser_feed(&cl->parser, last_id, strlen(last_id), on_event, cl);
-        sse_parser_feed(&cl->parser, "\n\n", 2, on_event, cl);
+        fclose(f);
     }
-    return sse_parser_reconnect(&cl->parser) == SSE_OK ? 0 : -1; /* BOM stripping armed */
+    return r;
 }
 
 static long num_arg(const char *s, int *bad)
@@ -636,8 +667,11 @@ int main(int argc, char **argv)
     }
     sse_parser_init(&cl.parser, cl.storage, sizeof cl.storage,
                     SSE_OPT_PIECES | (cl.comments ? SSE_OPT_COMMENTS : 0u));
-    if (seed_parser(&cl, retry_ms, last_id) != 0) {
-        fprintf(stderr, "curl_client: --last-event-id must not contain CR or LF\n");
+    if (retry_ms >= 0) {
+        seed_retry(&cl, retry_ms);
+    }
+    if (last_id != NULL && sse_parser_set_last_id(&cl.parser, last_id, strlen(last_id)) != SSE_OK) {
+        fprintf(stderr, "curl_client: --last-event-id: CR or LF, or over 4095 bytes\n");
         return 2;
     }
     if (pipe(restart_pipe) != 0 || fcntl(restart_pipe[0], F_SETFL, O_NONBLOCK) != 0 ||
@@ -707,7 +741,10 @@ int main(int argc, char **argv)
          * pending event is discarded, as the spec says. */
         sse_parser_finish(&cl.parser, on_event, &cl);
         failures = cl.events_now > 0 ? 0 : failures + 1;
-        delay = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS, 0);
+        delay = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS, random32());
+        if (cl.retry_after_ms > delay) {
+            delay = cl.retry_after_ms; /* 429 or 503 with Retry-After */
+        }
         fprintf(stderr, "curl_client: reconnecting in %llu ms\n", delay);
         wait_or_restart(delay);
     }

@@ -300,11 +300,31 @@ def status_204_stops_for_good(h):
 
 @scenario("http")
 def error_statuses_fail_without_reconnecting(h):
-    for status in ("500 Internal Server Error", "404 Not Found", "401 Unauthorized", "503 Service Unavailable"):
+    for status in ("404 Not Found", "401 Unauthorized", "400 Bad Request", "410 Gone"):
         s = h.stream(lambda req, conn, st=status: conn.head(st, headers=["Content-Length: 0"]))
         rc, items = s.exited()
         assert rc == 1 and len(s.stub.requests) == 1, (status, rc, s.stub.requests)
         assert any(status.split()[0] in i["error"] for i in kinds(items, "error")), short(items)
+
+
+@scenario("http")
+def try_later_statuses_are_retried(h):
+    for status in ("500 Internal Server Error", "502 Bad Gateway", "503 Service Unavailable",
+                   "504 Gateway Timeout", "429 Too Many Requests", "408 Request Timeout"):
+        busy = lambda req, conn, st=status: conn.head(st, headers=["Content-Length: 0"])
+        s = h.stream(per_request(busy, send_all(b"data: a\n\n")))
+        assert s.events(1) == [msg("a")], status
+        errs = kinds(s.h.cb.items(s.tag), "error")
+        assert errs and status.split()[0] in errs[0]["error"], (status, errs)
+
+
+@scenario("http")
+def retry_after_is_honoured(h):
+    busy = lambda req, conn: conn.head("503 Service Unavailable", headers=["Retry-After: 1", "Content-Length: 0"])
+    s = h.stream(per_request(busy, send_all(b"data: a\n\n")))
+    t0 = time.monotonic()
+    s.events(1)
+    assert time.monotonic() - t0 >= 0.95, "reconnected before Retry-After"
 
 
 @scenario("http")
