@@ -718,7 +718,7 @@ int main(int argc, char **argv)
     }
 
     for (;;) {
-        unsigned long long delay;
+        unsigned long long base, delay;
         enum outcome o;
 
         cl.events_now = 0;
@@ -741,11 +741,13 @@ int main(int argc, char **argv)
          * pending event is discarded, as the spec says. */
         sse_parser_finish(&cl.parser, on_event, &cl);
         failures = cl.events_now > 0 ? 0 : failures + 1;
+        base = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS, 0);
         delay = sse_reconnect_delay(&cl.parser, failures, MAX_BACKOFF_MS, random32());
-        if (cl.retry_after_ms > delay) {
-            delay = cl.retry_after_ms; /* 429 or 503 with Retry-After */
+        if (cl.retry_after_ms > base) {
+            base = delay = cl.retry_after_ms; /* 429 or 503 with Retry-After */
         }
-        fprintf(stderr, "curl_client: reconnecting in %llu ms\n", delay);
+        fprintf(stderr, "curl_client: reconnecting in %llu ms (+%llu ms jitter)\n",
+                (unsigned long long)base, (unsigned long long)(delay - base));
         wait_or_restart(delay);
     }
 }
