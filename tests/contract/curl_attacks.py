@@ -289,6 +289,20 @@ def content_length_is_honoured(res):
 
 
 @case
+def transfer_encoding_xchunked_is_not_chunked(res):
+    stub = Stub(lambda req, conn: (head(conn, b"Transfer-Encoding: xchunked\r\n"),
+                                   conn.send(b"7\r\ndata: a\r\n2\r\n\n\n\r\n0\r\n\r\n"), conn.hold(5)))
+    c = Client(stub.url(), "--retry-ms", "50")
+    try:
+        c.wait(has_errors(2))
+        assert not c.events(), c.lines
+    finally:
+        c.stop()
+        stub.close()
+    res.append(f"refused: {c.errors()[0]!r}")
+
+
+@case
 def authorization_and_cookie_stay_on_their_origin(res):
     other = Stub(lambda req, conn: (head(conn), conn.send(b"data: other\n\n"), conn.hold(5)))
 
