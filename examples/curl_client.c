@@ -602,75 +602,125 @@ static void usage(void)
             "         [--json] [--http2] [--insecure] URL\n");
 }
 
-int main(int argc, char **argv)
-{
-    static struct client cl;
-    static char *user_headers[256];
-    const char *url = NULL, *method = NULL, *last_id = NULL;
-    char *body = NULL, *body_file = NULL;
-    long body_len = 0, read_timeout_ms = 60000, max_redirs = 20, retry_ms = -1;
-    int a, http2 = 0, insecure = 0, n_user = 0, bad = 0;
-    unsigned failures = 0;
-    struct sigaction sa;
+/* The command line. */
+struct options {
+    const char *url, *method, *last_id, *body_file;
+    char *body;
+    long body_len, read_timeout_ms, max_redirs, retry_ms;
+    int http2, insecure, n_headers;
+    char *headers[256];
+};
 
-    cl.max_events = -1;
-    cl.max_event = (size_t)16 << 20;
-    cl.max_head = 65536;
+/* Fills o and cl's limits from argv; 0, or -1 on bad usage. */
+static int parse_args(int argc, char **argv, struct options *o, struct client *cl)
+{
+    int a, bad = 0;
+
+    o->read_timeout_ms = 60000;
+    o->max_redirs = 20;
+    o->retry_ms = -1;
+    cl->max_events = -1;
+    cl->max_event = (size_t)16 << 20;
+    cl->max_head = 65536;
     for (a = 1; a < argc && !bad; a++) {
-        const char *o = argv[a];
+        const char *f = argv[a];
         int has_val = a + 1 < argc;
-        if ((!strcmp(o, "-H") || !strcmp(o, "--header")) && has_val && n_user < 256) {
-            user_headers[n_user++] = argv[++a];
+        if ((!strcmp(f, "-H") || !strcmp(f, "--header")) && has_val && o->n_headers < 256) {
+            o->headers[o->n_headers++] = argv[++a];
             bad = strchr(argv[a], ':') == NULL;
-        } else if ((!strcmp(o, "-X") || !strcmp(o, "--method")) && has_val) {
-            method = argv[++a];
-        } else if (!strcmp(o, "--data") && has_val) {
-            body = argv[++a];
-            body_len = (long)strlen(body);
-        } else if (!strcmp(o, "--data-file") && has_val) {
-            body_file = argv[++a];
-        } else if (!strcmp(o, "--last-event-id") && has_val) {
-            last_id = argv[++a];
-        } else if (!strcmp(o, "--retry-ms") && has_val) {
-            retry_ms = num_arg(argv[++a], &bad);
-        } else if (!strcmp(o, "--read-timeout-ms") && has_val) {
-            read_timeout_ms = num_arg(argv[++a], &bad);
-        } else if (!strcmp(o, "--max-redirs") && has_val) {
-            max_redirs = num_arg(argv[++a], &bad);
-        } else if (!strcmp(o, "--max-event-bytes") && has_val) {
-            cl.max_event = (size_t)num_arg(argv[++a], &bad);
-        } else if (!strcmp(o, "--max-head-bytes") && has_val) {
-            cl.max_head = (size_t)num_arg(argv[++a], &bad);
-        } else if (!strcmp(o, "--max-events") && has_val) {
-            cl.max_events = num_arg(argv[++a], &bad);
-        } else if (!strcmp(o, "--comments")) {
-            cl.comments = 1;
-        } else if (!strcmp(o, "--json")) {
-            cl.json = 1;
-        } else if (!strcmp(o, "--http2")) {
-            http2 = 1;
-        } else if (!strcmp(o, "--insecure")) {
-            insecure = 1;
-        } else if (o[0] != '-' && url == NULL) {
-            url = o;
+        } else if ((!strcmp(f, "-X") || !strcmp(f, "--method")) && has_val) {
+            o->method = argv[++a];
+        } else if (!strcmp(f, "--data") && has_val) {
+            o->body = argv[++a];
+            o->body_len = (long)strlen(o->body);
+        } else if (!strcmp(f, "--data-file") && has_val) {
+            o->body_file = argv[++a];
+        } else if (!strcmp(f, "--last-event-id") && has_val) {
+            o->last_id = argv[++a];
+        } else if (!strcmp(f, "--retry-ms") && has_val) {
+            o->retry_ms = num_arg(argv[++a], &bad);
+        } else if (!strcmp(f, "--read-timeout-ms") && has_val) {
+            o->read_timeout_ms = num_arg(argv[++a], &bad);
+        } else if (!strcmp(f, "--max-redirs") && has_val) {
+            o->max_redirs = num_arg(argv[++a], &bad);
+        } else if (!strcmp(f, "--max-event-bytes") && has_val) {
+            cl->max_event = (size_t)num_arg(argv[++a], &bad);
+        } else if (!strcmp(f, "--max-head-bytes") && has_val) {
+            cl->max_head = (size_t)num_arg(argv[++a], &bad);
+        } else if (!strcmp(f, "--max-events") && has_val) {
+            cl->max_events = num_arg(argv[++a], &bad);
+        } else if (!strcmp(f, "--comments")) {
+            cl->comments = 1;
+        } else if (!strcmp(f, "--json")) {
+            cl->json = 1;
+        } else if (!strcmp(f, "--http2")) {
+            o->http2 = 1;
+        } else if (!strcmp(f, "--insecure")) {
+            o->insecure = 1;
+        } else if (f[0] != '-' && o->url == NULL) {
+            o->url = f;
         } else {
             bad = 1;
         }
     }
-    if (bad || url == NULL || (body != NULL && body_file != NULL)) {
+    return bad || o->url == NULL || (o->body != NULL && o->body_file != NULL) ? -1 : 0;
+}
+
+/* The transfer options that stay the same for every connection. */
+static void configure(struct client *cl, const struct options *o)
+{
+    CURL *c = cl->curl;
+    curl_easy_setopt(c, CURLOPT_URL, o->url);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, cl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, cl);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, o->max_redirs);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    if (o->body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, o->body);
+    }
+    if (o->method != NULL && (o->body == NULL || strcmp(o->method, "POST") != 0)) {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, o->method); /* POST: 303 goes to GET */
+    }
+    if (o->http2) {
+        curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
+                         strncmp(o->url, "https:", 6) == 0
+                             ? (long)CURL_HTTP_VERSION_2TLS
+                             : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    }
+    if (o->insecure) {
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static struct client cl;
+    static struct options o;
+    unsigned failures = 0;
+    struct sigaction sa;
+
+    if (parse_args(argc, argv, &o, &cl) != 0) {
         usage();
         return 2;
     }
-    if (body_file != NULL && (body = read_file(body_file, &body_len)) == NULL) {
-        fprintf(stderr, "curl_client: cannot read %s (or over 16 MiB)\n", body_file);
+    if (o.body_file != NULL && (o.body = read_file(o.body_file, &o.body_len)) == NULL) {
+        fprintf(stderr, "curl_client: cannot read %s (or over 16 MiB)\n", o.body_file);
         return 2;
     }
     sse_parser_init(&cl.parser, cl.storage, sizeof cl.storage,
                     SSE_OPT_PIECES | (cl.comments ? SSE_OPT_COMMENTS : 0u));
-    if (retry_ms >= 0) {
-        seed_retry(&cl, retry_ms);
+    if (o.retry_ms >= 0) {
+        seed_retry(&cl, o.retry_ms);
     }
-    if (last_id != NULL && sse_parser_set_last_id(&cl.parser, last_id, strlen(last_id)) != SSE_OK) {
+    if (o.last_id != NULL &&
+        sse_parser_set_last_id(&cl.parser, o.last_id, strlen(o.last_id)) != SSE_OK) {
         fprintf(stderr, "curl_client: --last-event-id: CR or LF, or over 4095 bytes\n");
         return 2;
     }
@@ -688,54 +738,27 @@ int main(int argc, char **argv)
         fprintf(stderr, "curl_client: cannot initialise libcurl\n");
         return 1;
     }
-
-    curl_easy_setopt(cl.curl, CURLOPT_URL, url);
-    curl_easy_setopt(cl.curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(cl.curl, CURLOPT_HEADERDATA, &cl);
-    curl_easy_setopt(cl.curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(cl.curl, CURLOPT_WRITEDATA, &cl);
-    curl_easy_setopt(cl.curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(cl.curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(cl.curl, CURLOPT_MAXREDIRS, max_redirs);
-    curl_easy_setopt(cl.curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(cl.curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    if (body != NULL) {
-        curl_easy_setopt(cl.curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-        curl_easy_setopt(cl.curl, CURLOPT_POSTFIELDS, body);
-    }
-    if (method != NULL && (body == NULL || strcmp(method, "POST") != 0)) {
-        curl_easy_setopt(cl.curl, CURLOPT_CUSTOMREQUEST, method); /* POST: 303 goes to GET */
-    }
-    if (http2) {
-        curl_easy_setopt(cl.curl, CURLOPT_HTTP_VERSION,
-                         strncmp(url, "https:", 6) == 0
-                             ? (long)CURL_HTTP_VERSION_2TLS
-                             : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
-    }
-    if (insecure) {
-        curl_easy_setopt(cl.curl, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(cl.curl, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    configure(&cl, &o);
 
     for (;;) {
         unsigned long long base, delay;
-        enum outcome o;
+        enum outcome out;
 
         cl.events_now = 0;
-        o = run(&cl, user_headers, n_user, body != NULL, read_timeout_ms);
-        if (o == RESTART) {
+        out = run(&cl, o.headers, o.n_headers, o.body != NULL, o.read_timeout_ms);
+        if (out == RESTART) {
             sse_parser_reconnect(&cl.parser); /* the pending event goes, silently */
             continue;
         }
-        if (o != RETRY) {
+        if (out != RETRY) {
             curl_multi_cleanup(cl.multi);
             curl_easy_cleanup(cl.curl);
             curl_global_cleanup();
             free(cl.ev);
-            if (body_file != NULL) {
-                free(body);
+            if (o.body_file != NULL) {
+                free(o.body);
             }
-            return o == DONE ? 0 : 1;
+            return out == DONE ? 0 : 1;
         }
         /* Same source, new connection: keeps the last event ID and the retry time; a
          * pending event is discarded, as the spec says. */
@@ -746,8 +769,8 @@ int main(int argc, char **argv)
         if (cl.retry_after_ms > base) {
             base = delay = cl.retry_after_ms; /* 429 or 503 with Retry-After */
         }
-        fprintf(stderr, "curl_client: reconnecting in %llu ms (+%llu ms jitter)\n",
-                (unsigned long long)base, (unsigned long long)(delay - base));
+        fprintf(stderr, "curl_client: reconnecting in %llu ms (+%llu ms jitter)\n", base,
+                delay - base);
         wait_or_restart(delay);
     }
 }
