@@ -69,8 +69,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_BACKOFF_MS 30000
-#define MAX_BODY_FILE  (16L << 20)
+#define MAX_BACKOFF_MS    30000
+#define MAX_BODY_FILE     (16L << 20)
 #define MAX_RETRY_AFTER_S 3600 /* a longer Retry-After is read as an hour */
 
 enum outcome {
@@ -84,20 +84,20 @@ struct client {
     CURL *curl;
     CURLM *multi;
     sse_parser parser;
-    char storage[65536];       /* piece mode: type and id up to 4095 bytes, data unlimited */
-    char *ev;                  /* the event being received, grown up to max_event */
+    char storage[65536]; /* piece mode: type and id up to 4095 bytes, data unlimited */
+    char *ev;            /* the event being received, grown up to max_event */
     size_t ev_len, ev_cap, max_event;
-    int ev_over;               /* this event passed max_event: drop it at its end */
-    size_t head_bytes, max_head; /* response head and trailer bytes this request */
-    int want_status;           /* the next header line must be a status line */
-    int location;              /* this head has a non-empty Location */
+    int ev_over;                       /* this event passed max_event: drop it at its end */
+    size_t head_bytes, max_head;       /* response head and trailer bytes this request */
+    int want_status;                   /* the next header line must be a status line */
+    int location;                      /* this head has a non-empty Location */
     unsigned long long retry_after_ms; /* the last head's Retry-After, 0 when none */
-    long status;               /* of the last head */
+    long status;                       /* of the last head */
     long max_events, events, events_now;
     int json, comments;
-    long long last_byte_ms;    /* monotonic time of the last byte received */
-    enum outcome outcome;      /* why a callback aborted the transfer */
-    char why[256];             /* and what to report */
+    long long last_byte_ms; /* monotonic time of the last byte received */
+    enum outcome outcome;   /* why a callback aborted the transfer */
+    char why[256];          /* and what to report */
 };
 
 static int restart_pipe[2] = { -1, -1 };
@@ -268,10 +268,8 @@ static int on_event(void *user, const sse_event *ev)
             print_comment(cl, ev->data, ev->data_len);
         }
         return 0;
-    case SSE_KIND_DROPPED:
-        report_error(cl, "event dropped: %s", sse_strerror(ev->error));
-        return 0;
-    case SSE_KIND_RETRY: /* the parser keeps it for sse_reconnect_delay() */
+    case SSE_KIND_DROPPED: report_error(cl, "event dropped: %s", sse_strerror(ev->error)); return 0;
+    case SSE_KIND_RETRY:        /* the parser keeps it for sse_reconnect_delay() */
     case SSE_KIND_ID: return 0; /* only with SSE_OPT_ID_RECORDS, not set */
     }
     return 0;

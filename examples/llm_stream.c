@@ -196,8 +196,8 @@ static int verdict(struct stream *st, CURLcode rc)
         char what[64];
         snprintf(what, sizeof what, "HTTP %ld", st->status);
         if (json == NULL || !print_error(what, json)) {
-            fprintf(stderr, "llm_stream: %s: %.*s\n", what, (int)(st->err_len > 300 ? 300 : st->err_len),
-                    st->err_body);
+            fprintf(stderr, "llm_stream: %s: %.*s\n", what,
+                    (int)(st->err_len > 300 ? 300 : st->err_len), st->err_body);
         }
         cJSON_Delete(json);
         return 1;
@@ -207,9 +207,8 @@ static int verdict(struct stream *st, CURLcode rc)
         return 1;
     }
     fprintf(stderr, "\nllm_stream: the stream ended before [DONE]%s: the answer is incomplete\n",
-            sse_parser_finish(&st->parser, on_event, st) == SSE_ERR_TRUNCATED
-                ? " (inside an event)"
-                : "");
+            sse_parser_finish(&st->parser, on_event, st) == SSE_ERR_TRUNCATED ? " (inside an event)"
+                                                                              : "");
     return 1;
 }
 
