@@ -232,7 +232,7 @@ typedef struct sse_parser {
         size_t field_cap, data_cap, data_len, type_len, id_len[3], value_len;
         uint64_t retry, num;
         unsigned options, flags;
-        unsigned char state, field, name_len, bom, cur, pend, slot;
+        unsigned char state, field, name_len, bom, id_last, id_pending, id_reading;
         unsigned char u8_n, u8_need, u8_part[4], name[5];
     } priv; /* private; layout may change in any release */
 } sse_parser;
@@ -281,10 +281,11 @@ SSE_API const char *sse_parser_last_id(const sse_parser *p, size_t *len);
 
 /* Sets the last event ID, as an id field would but at once and without a record: for a
  * client that restores it (from disk) before its first connection, or between
- * connections. id holds len bytes (need not be NUL-terminated; stored as given, not
- * UTF-8 repaired); len 0 resets it to "". A block already pending keeps its own id
- * field if it has one; BOM stripping and the pending event are untouched.
- * Returns SSE_OK; SSE_ERR_BAD_ID (id holds CR, LF or NUL: the ID is unchanged);
+ * connections. id holds len bytes (need not be NUL-terminated), stored as given; len 0
+ * resets it to "". A block already pending keeps its own id field if it has one; BOM
+ * stripping and the pending event are untouched.
+ * Returns SSE_OK; SSE_ERR_BAD_ID (id holds CR, LF or NUL, or without SSE_OPT_RAW is not
+ * valid UTF-8, which no id the parser reports can be: the ID is unchanged);
  * SSE_ERR_ID_TOO_LONG (len above the id limit, F - 1: unchanged); SSE_ERR_BUSY (called
  * from the callback); SSE_ERR_ARG (p NULL, or id NULL with len > 0).
  * A pointer from sse_parser_last_id() is invalid after SSE_OK. */
@@ -424,9 +425,9 @@ SSE_API sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *
  * the end), end closes the frame. Without fields calls the bytes equal sse_encode of the
  * same frame with all pieces joined; a CR ending one piece and an LF starting the next
  * are one line ending. Fields are private; begin initialises them (zero-initialise the
- * struct so that data, fields or end before begin is refused). Every call checks its
- * arguments and the frame state first: on an error nothing is written and w is
- * unchanged. */
+ * struct so that data, fields or end before begin is refused; zero it again to abandon
+ * an open frame, e.g. when its connection closed). Every call checks its arguments and
+ * the frame state first: on an error nothing is written, *len is 0 and w is unchanged. */
 typedef struct sse_writer {
     struct {
         unsigned char state;

@@ -5,9 +5,14 @@
  * value), values (UTF-8 repair, storage), events (dispatch). The storage buffer is cut
  * into five regions: [type | id slot 0 | id slot 1 | id slot 2 | data], F = cap / 16
  * bytes each but data, which gets the rest. The three id slots hold the last event ID
- * string (cur), the block's pending id (pend) and the id being read (slot), so an id
- * line that turns out to hold a NUL, or a block that never ends, leaves the others
- * intact without copying.
+ * string (priv.id_last), the block's pending id (priv.id_pending) and the id being read
+ * (priv.id_reading), so an id line that turns out to hold a NUL, or a block that never
+ * ends, leaves the others intact without copying.
+ *
+ * Stopping: every parser helper that returns int returns 1 when the callback asked to
+ * stop (deliver() saw a non-zero return) and 0 otherwise. Its caller returns at once,
+ * passing the 1 up, until the public function returns SSE_ERR_STOPPED: nothing is
+ * parsed or delivered after a stop.
  */
 #include "sse.h"
 
@@ -35,12 +40,22 @@ enum { F_IGNORE, F_DATA, F_EVENT, F_ID, F_RETRY, F_COMMENT };
 #define FL_BLOCK      (FL_HAS_DATA | FL_HAS_ID | FL_HAS_EVENT | FL_DATA_OVER | FL_TYPE_OVER | \
                        FL_ID_OVER | FL_STARTED)
 
-#define SSE_MIN_CAP   16u
+#define SSE_MIN_CAP   16u /* cap / FIELD_SHARES >= 1: room for each field's NUL */
 
 /* A retry value fits in 64 bits while num * 10 + d <= UINT64_MAX: compared against
  * these constants, so no 64-bit division is compiled in (libgcc on Cortex-M0+). */
 #define RETRY_MAX_TENTH (UINT64_MAX / 10u)
 #define RETRY_MAX_LAST  (UINT64_MAX % 10u)
+
+#define UINT64_DIGITS   20u /* decimal digits of UINT64_MAX */
+
+#define MAX_NAME_LEN     5u /* the longest field name the parser knows ("event", "retry") */
+#define DATA_PREFIX_LEN  5u /* "data:" */
+#define FIELD_SHARES    16u /* type and each id slot get cap / FIELD_SHARES bytes */
+#define ID_SLOTS         3u
+#define DEFAULT_TYPE     "message"
+#define DEFAULT_TYPE_LEN 7u
+#define LIT(s)           s, sizeof(s) - 1u /* a string literal and its length */
 #define SSE_ALL_OPTS  (SSE_OPT_RAW | SSE_OPT_COMMENTS | SSE_OPT_DISPATCH_AT_EOF | SSE_OPT_PIECES | \
                        SSE_OPT_ID_RECORDS)
 
@@ -80,6 +95,50 @@ unsigned long sse_version(void)
 }
 
 /* ---------------------------------------------------------------------------------------
+ * Line ends: CR, LF and CR LF, for the parser and the serializer alike
+ * ------------------------------------------------------------------------------------- */
+
+/* Offset of the first ch in d[from..len), or len. */
+static size_t find(const char *d, size_t from, size_t len, char ch)
+{
+    const char *q = (const char *)memchr(d + from, ch, len - from);
+    return q ? (size_t)(q - d) : len;
+}
+
+/* The next LF and the next CR, each found by memchr and kept until passed, so each byte
+ * is scanned once for each whatever mix of line endings the text uses. */
+typedef struct eol_scan {
+    const char *s;
+    size_t len, lf, cr;
+} eol_scan;
+
+static void scan_init(eol_scan *e, const char *s, size_t from, size_t len)
+{
+    e->s = s;
+    e->len = len;
+    e->lf = find(s, from, len, '\n');
+    e->cr = find(s, from, len, '\r');
+}
+
+/* Offset of the first CR or LF at or after at, or len. */
+static size_t next_eol(eol_scan *e, size_t at)
+{
+    if (e->lf < at) {
+        e->lf = find(e->s, at, e->len, '\n');
+    }
+    if (e->cr < at) {
+        e->cr = find(e->s, at, e->len, '\r');
+    }
+    return e->lf < e->cr ? e->lf : e->cr;
+}
+
+/* Offset after the line break at eol: past CR LF when both are in s[0..len). */
+static size_t past_eol(const char *s, size_t eol, size_t len)
+{
+    return eol + 1 + (s[eol] == '\r' && eol + 1 < len && s[eol + 1] == '\n');
+}
+
+/* ---------------------------------------------------------------------------------------
  * Parser: records and storage
  * ------------------------------------------------------------------------------------- */
 
@@ -87,9 +146,9 @@ typedef struct ctx {
     sse_parser *p;
     sse_event_cb cb;
     void *user;
-    const char *zc;  /* data of the block's only data line, still in the caller's chunk */
-    const char *end; /* end of the chunk */
-    const char *ok;  /* the chunk is valid UTF-8 from the line being parsed up to here */
+    const char *data_in_chunk; /* the block's only data line, still in the caller's chunk */
+    const char *chunk_end;     /* end of the chunk */
+    const char *utf8_valid_to; /* the chunk is valid UTF-8 from the current line to here */
 } ctx;
 
 static char *type_buf(const sse_parser *p)
@@ -104,7 +163,7 @@ static char *id_buf(const sse_parser *p, unsigned slot)
 
 static char *data_buf(const sse_parser *p)
 {
-    return p->priv.buf + p->priv.field_cap * 4u;
+    return p->priv.buf + p->priv.field_cap * (1u + ID_SLOTS);
 }
 
 /* A record with the fields every kind carries. */
@@ -116,8 +175,8 @@ static void record(const sse_parser *p, sse_kind kind, sse_event *ev)
     ev->type_len = 0;
     ev->data = "";
     ev->data_len = 0;
-    ev->id = id_buf(p, p->priv.cur);
-    ev->id_len = p->priv.id_len[p->priv.cur];
+    ev->id = id_buf(p, p->priv.id_last);
+    ev->id_len = p->priv.id_len[p->priv.id_last];
     ev->retry = 0;
     ev->error = SSE_OK;
 }
@@ -159,12 +218,12 @@ static int piece(ctx *c, const char *s, size_t n)
     record(p, SSE_KIND_EVENT, &ev);
     ev.flags = ((p->priv.flags & FL_STARTED) ? 0u : SSE_FLAG_FIRST) | has_id(p->priv.flags);
     if (!(p->priv.flags & FL_ID_OVER)) { /* not final: the id the event would carry */
-        ev.id = id_buf(p, p->priv.pend);
-        ev.id_len = p->priv.id_len[p->priv.pend];
+        ev.id = id_buf(p, p->priv.id_pending);
+        ev.id_len = p->priv.id_len[p->priv.id_pending];
     }
     type_buf(p)[p->priv.type_len] = '\0';
-    ev.type = p->priv.type_len ? type_buf(p) : "message";
-    ev.type_len = p->priv.type_len ? p->priv.type_len : 7;
+    ev.type = p->priv.type_len ? type_buf(p) : DEFAULT_TYPE;
+    ev.type_len = p->priv.type_len ? p->priv.type_len : DEFAULT_TYPE_LEN;
     ev.data = s;
     ev.data_len = n;
     p->priv.flags |= FL_STARTED;
@@ -172,7 +231,7 @@ static int piece(ctx *c, const char *s, size_t n)
 }
 
 /* Appends to a region of cap bytes holding *len; sets over instead when it would not fit. */
-static void put(char *region, size_t *len, size_t cap, const char *s, size_t n, unsigned over,
+static void append_capped(char *region, size_t *len, size_t cap, const char *s, size_t n, unsigned over,
                 unsigned *flags)
 {
     if (*flags & over) {
@@ -190,21 +249,21 @@ static void put(char *region, size_t *len, size_t cap, const char *s, size_t n, 
  * it: copy it into the storage, or in piece mode hand it out as it is. */
 static int materialize(ctx *c)
 {
-    const char *zc = c->zc;
+    const char *line_data = c->data_in_chunk;
     size_t n = c->p->priv.data_len;
-    if (!zc) {
+    if (!line_data) {
         return 0;
     }
-    c->zc = NULL;
+    c->data_in_chunk = NULL;
     if (c->p->priv.options & SSE_OPT_PIECES) {
         c->p->priv.data_len = 0;
-        return piece(c, zc, n);
+        return piece(c, line_data, n);
     }
-    memcpy(data_buf(c->p), zc, n);
+    memcpy(data_buf(c->p), line_data, n);
     return 0;
 }
 
-static int out_data(ctx *c, const char *s, size_t n)
+static int store_data(ctx *c, const char *s, size_t n)
 {
     sse_parser *p = c->p;
     if (materialize(c)) {
@@ -212,7 +271,7 @@ static int out_data(ctx *c, const char *s, size_t n)
     }
     if (!(p->priv.options & SSE_OPT_PIECES)) {
         /* data_cap - 1: the spec's buffer also stores the LF that ends the last line */
-        put(data_buf(p), &p->priv.data_len, p->priv.data_cap - 1, s, n, FL_DATA_OVER,
+        append_capped(data_buf(p), &p->priv.data_len, p->priv.data_cap - 1, s, n, FL_DATA_OVER,
             &p->priv.flags);
         if (p->priv.flags & FL_DATA_OVER) { /* dropped data frees its room at once, so */
             p->priv.data_len = 0;             /* the room left never depends on chunking */
@@ -247,7 +306,7 @@ static int flush_data(ctx *c)
 {
     sse_parser *p = c->p;
     size_t n = p->priv.data_len;
-    if (!(p->priv.options & SSE_OPT_PIECES) || n == 0 || c->zc) {
+    if (!(p->priv.options & SSE_OPT_PIECES) || n == 0 || c->data_in_chunk) {
         return materialize(c);
     }
     p->priv.data_len = 0;
@@ -255,23 +314,23 @@ static int flush_data(ctx *c)
 }
 
 /* Final bytes of the current text value (data, event, id or comment) go to its storage. */
-static int out(ctx *c, const char *s, size_t n)
+static int store_value(ctx *c, const char *s, size_t n)
 {
     sse_parser *p = c->p;
     if (p->priv.field == F_DATA) {
-        return out_data(c, s, n);
+        return store_data(c, s, n);
     }
     if (p->priv.field == F_EVENT) {
-        put(type_buf(p), &p->priv.type_len, p->priv.field_cap - 1, s, n, FL_TYPE_OVER,
+        append_capped(type_buf(p), &p->priv.type_len, p->priv.field_cap - 1, s, n, FL_TYPE_OVER,
             &p->priv.flags);
     } else if (p->priv.field == F_ID) {
         if (memchr(s, '\0', n)) { /* WHATWG: an id containing NUL is ignored */
             p->priv.flags |= FL_VAL_BAD;
         }
-        put(id_buf(p, p->priv.slot), &p->priv.value_len, p->priv.field_cap - 1, s, n,
+        append_capped(id_buf(p, p->priv.id_reading), &p->priv.value_len, p->priv.field_cap - 1, s, n,
             FL_VAL_OVER, &p->priv.flags);
     } else { /* a comment, stored after the pending data in the room the data left */
-        put(data_buf(p) + p->priv.data_len, &p->priv.value_len,
+        append_capped(data_buf(p) + p->priv.data_len, &p->priv.value_len,
             p->priv.data_cap - 1 - p->priv.data_len, s, n, FL_VAL_OVER, &p->priv.flags);
     }
     return 0;
@@ -351,12 +410,12 @@ static size_t valid_prefix(const unsigned char *u, size_t n)
 
 /* Passes value bytes on, repairing ill-formed UTF-8 unless SSE_OPT_RAW. A sequence cut
  * by the end of a chunk is held in priv.u8_part until the next chunk completes it. */
-static int text(ctx *c, const char *s, size_t n)
+static int store_text(ctx *c, const char *s, size_t n)
 {
     sse_parser *p = c->p;
     const unsigned char *u = (const unsigned char *)s;
     if (p->priv.options & SSE_OPT_RAW) {
-        return out(c, s, n);
+        return store_value(c, s, n);
     }
     while (n > 0) {
         size_t v;
@@ -367,19 +426,19 @@ static int text(ctx *c, const char *s, size_t n)
                 n--;
                 if (p->priv.u8_n == p->priv.u8_need) {
                     p->priv.u8_n = 0;
-                    if (out(c, (const char *)p->priv.u8_part, p->priv.u8_need)) {
+                    if (store_value(c, (const char *)p->priv.u8_part, p->priv.u8_need)) {
                         return 1;
                     }
                 }
                 continue;
             }
             p->priv.u8_n = 0; /* ill-formed: the held bytes become one U+FFFD */
-            if (out(c, FFFD, 3)) {
+            if (store_value(c, FFFD, 3)) {
                 return 1;
             }
         }
         v = valid_prefix(u, n);
-        if (v && out(c, (const char *)u, v)) {
+        if (v && store_value(c, (const char *)u, v)) {
             return 1;
         }
         u += v;
@@ -396,7 +455,7 @@ static int text(ctx *c, const char *s, size_t n)
             p->priv.u8_need = (unsigned char)need;
             break;
         }
-        if (out(c, FFFD, 3)) { /* the maximal ill-formed subpart: k bytes, at least 1 */
+        if (store_value(c, FFFD, 3)) { /* the maximal ill-formed subpart: k bytes, at least 1 */
             return 1;
         }
         u += need ? k : 1;
@@ -410,10 +469,10 @@ static int text(ctx *c, const char *s, size_t n)
  * ------------------------------------------------------------------------------------- */
 
 /* The id slot holding neither the last event ID string nor the pending id. */
-static unsigned free_slot(const sse_parser *p)
+static unsigned free_id_slot(const sse_parser *p)
 {
-    return p->priv.cur == p->priv.pend ? (p->priv.cur + 1u) % 3u
-                                       : 3u - p->priv.cur - p->priv.pend;
+    return p->priv.id_last == p->priv.id_pending ? (p->priv.id_last + 1u) % 3u
+                                       : 3u - p->priv.id_last - p->priv.id_pending;
 }
 
 static unsigned field_of(const char *name, size_t n)
@@ -443,7 +502,7 @@ static int field_begin(ctx *c, unsigned field)
         /* WHATWG appends value + LF; we put the LF before every line but the first, so
          * the same bytes are counted and nothing needs removing at dispatch */
         if (p->priv.flags & FL_HAS_DATA) {
-            return out_data(c, "\n", 1);
+            return store_data(c, LIT("\n"));
         }
         p->priv.flags |= FL_HAS_DATA;
         break;
@@ -451,7 +510,7 @@ static int field_begin(ctx *c, unsigned field)
         p->priv.type_len = 0;
         p->priv.flags = (p->priv.flags & ~FL_TYPE_OVER) | FL_HAS_EVENT;
         break;
-    case F_ID: p->priv.slot = (unsigned char)free_slot(p); break;
+    case F_ID: p->priv.id_reading = (unsigned char)free_id_slot(p); break;
     case F_COMMENT:
         if (!(p->priv.options & SSE_OPT_COMMENTS)) {
             p->priv.field = F_IGNORE;
@@ -483,7 +542,7 @@ static int value(ctx *c, const char *s, size_t n)
             }
         }
         return 0;
-    default: return text(c, s, n);
+    default: return store_text(c, s, n);
     }
 }
 
@@ -493,7 +552,7 @@ static int field_end(ctx *c)
     sse_event ev;
     if (p->priv.u8_n) { /* a sequence cut by the line end is ill-formed */
         p->priv.u8_n = 0;
-        if (out(c, FFFD, 3)) {
+        if (store_value(c, FFFD, 3)) {
             return 1;
         }
     }
@@ -508,9 +567,9 @@ static int field_end(ctx *c)
             break;
         }
         p->priv.flags &= ~FL_ID_OVER;
-        p->priv.pend = p->priv.slot;
-        p->priv.id_len[p->priv.slot] = p->priv.value_len;
-        id_buf(p, p->priv.slot)[p->priv.value_len] = '\0';
+        p->priv.id_pending = p->priv.id_reading;
+        p->priv.id_len[p->priv.id_reading] = p->priv.value_len;
+        id_buf(p, p->priv.id_reading)[p->priv.value_len] = '\0';
         break;
     case F_RETRY:
         if (p->priv.value_len == 0 || (p->priv.flags & (FL_VAL_BAD | FL_VAL_OVER))) {
@@ -543,7 +602,7 @@ static int dispatch(ctx *c)
     unsigned fl = p->priv.flags;
     unsigned flags = has_id(fl);
     size_t type_len = p->priv.type_len, data_len = p->priv.data_len;
-    const char *data = c->zc ? c->zc : data_buf(p);
+    const char *data = c->data_in_chunk ? c->data_in_chunk : data_buf(p);
     sse_error err = (fl & FL_DATA_OVER)   ? SSE_ERR_DATA_TOO_LONG
                     : (fl & FL_TYPE_OVER) ? SSE_ERR_TYPE_TOO_LONG
                     : (fl & FL_ID_OVER)   ? SSE_ERR_ID_TOO_LONG
@@ -551,13 +610,13 @@ static int dispatch(ctx *c)
     sse_event ev;
 
     if (!(fl & FL_ID_OVER)) { /* the last event ID string takes the buffer, event or not */
-        p->priv.cur = p->priv.pend;
+        p->priv.id_last = p->priv.id_pending;
     }
-    p->priv.pend = p->priv.cur; /* a dropped id's earlier one in the block goes too */
+    p->priv.id_pending = p->priv.id_last; /* a dropped id's earlier one in the block goes too */
     p->priv.flags &= ~FL_BLOCK;
     p->priv.data_len = 0;
     p->priv.type_len = 0;
-    c->zc = NULL;
+    c->data_in_chunk = NULL;
     if (!(fl & FL_HAS_DATA)) { /* no event: only the id can be news */
         if (fl & FL_ID_OVER) {
             return report_drop(c, SSE_ERR_ID_TOO_LONG, flags);
@@ -581,8 +640,8 @@ static int dispatch(ctx *c)
         ev.type = type_buf(p);
         ev.type_len = type_len;
     } else {
-        ev.type = "message";
-        ev.type_len = 7;
+        ev.type = DEFAULT_TYPE;
+        ev.type_len = DEFAULT_TYPE_LEN;
     }
     ev.data = data;
     ev.data_len = data_len;
@@ -613,8 +672,9 @@ static int line_part(ctx *c, const char *s, size_t n)
         {
             const char *colon = (const char *)memchr(s, ':', n);
             size_t k = colon ? (size_t)(colon - s) : n, i;
-            for (i = 0; i < k && p->priv.name_len < 6; i++) {
-                if (p->priv.name_len < 5) {
+            /* name_len stops at MAX_NAME_LEN + 1: longer than any name we know */
+            for (i = 0; i < k && p->priv.name_len <= MAX_NAME_LEN; i++) {
+                if (p->priv.name_len < MAX_NAME_LEN) {
                     p->priv.name[p->priv.name_len] = (unsigned char)s[i];
                 }
                 p->priv.name_len++;
@@ -658,94 +718,144 @@ static int line_end(ctx *c)
     return field_end(c);
 }
 
+/* The fast paths. A whole line inside the chunk, at a line start, is classified once; a
+ * clean value (valid UTF-8, or SSE_OPT_RAW) of a data, event or id field then goes to
+ * its storage through that field's helper below, skipping the streaming machinery.
+ *
+ * INVARIANT: a fast path leaves the parser exactly as field_begin, value and field_end
+ * would for the same line; where it cannot (a value to repair, too long, holding NUL),
+ * it does nothing and the line takes that slow path. The rows fed at every split and
+ * fuzz_chunking hold the two to it: a line cut by a chunk always takes the slow path. */
+
+/* The field a whole line sets, and its value (after the colon and one space). */
+static unsigned classify(const char *s, size_t n, const char **value, size_t *value_len)
+{
+    const char *colon;
+    unsigned field;
+    if (n >= DATA_PREFIX_LEN && memcmp(s, "data:", DATA_PREFIX_LEN) == 0) { /* most frequent */
+        colon = s + DATA_PREFIX_LEN - 1;
+        field = F_DATA;
+    } else {
+        size_t k;
+        for (k = 0; k < n && k <= MAX_NAME_LEN && s[k] != ':'; k++) {
+        }
+        colon = k < n && s[k] == ':' ? s + k : NULL;
+        if (!colon && n > MAX_NAME_LEN) { /* a longer name is no field we know */
+            return F_IGNORE;
+        }
+        field = colon == s ? F_COMMENT : field_of(s, k);
+    }
+    *value = colon ? colon + 1 : s + n;
+    *value_len = (size_t)(s + n - *value);
+    if (*value_len > 0 && **value == ' ') {
+        ++*value;
+        --*value_len;
+    }
+    return field;
+}
+
+/* Whether v[0..vn) needs no UTF-8 repair. The chunk is checked once, not per value: CR
+ * and LF never occur inside a sequence, so every line before the first ill-formed byte
+ * is clean (checking per value cost 39% of the time on LLM-token streams). */
+static int clean_value(ctx *c, const char *v, size_t vn)
+{
+    if (c->p->priv.options & SSE_OPT_RAW) {
+        return 1;
+    }
+    if (v + vn > c->utf8_valid_to && v >= c->utf8_valid_to) {
+        c->utf8_valid_to = v + valid_prefix((const unsigned char *)v, (size_t)(c->chunk_end - v));
+    }
+    return v + vn <= c->utf8_valid_to;
+}
+
+/* A clean data line. */
+static int data_line(ctx *c, const char *v, size_t vn)
+{
+    sse_parser *p = c->p;
+    size_t sep = (p->priv.flags & FL_HAS_DATA) ? 1u : 0u;
+    if (!sep && ((p->priv.options & SSE_OPT_PIECES) || vn < p->priv.data_cap)) {
+        /* Zero-copy: the block's first data line stays in the chunk; it is copied (or
+         * handed out as a piece) only if more data follows or the chunk ends first. */
+        p->priv.flags |= FL_HAS_DATA;
+        p->priv.data_len = vn;
+        c->data_in_chunk = v;
+        return 0;
+    }
+    p->priv.field = F_DATA;
+    if (p->priv.options & SSE_OPT_PIECES) { /* a further line: no second UTF-8 check */
+        return store_data(c, LIT("\n")) || store_data(c, v, vn);
+    }
+    if (materialize(c)) {
+        return 1;
+    }
+    p->priv.flags |= FL_HAS_DATA;
+    /* one room check for separator and value, then one copy */
+    if (!(p->priv.flags & FL_DATA_OVER) && sep + vn < p->priv.data_cap - p->priv.data_len) {
+        data_buf(p)[p->priv.data_len] = '\n';
+        memcpy(data_buf(p) + p->priv.data_len + sep, v, vn);
+        p->priv.data_len += sep + vn;
+    } else {
+        p->priv.flags |= FL_DATA_OVER;
+        p->priv.data_len = 0;
+    }
+    return 0;
+}
+
+/* A clean event line. */
+static void event_line(sse_parser *p, const char *v, size_t vn)
+{
+    p->priv.flags |= FL_HAS_EVENT;
+    p->priv.type_len = vn <= p->priv.field_cap - 1 ? vn : 0;
+    p->priv.flags = vn == p->priv.type_len ? p->priv.flags & ~FL_TYPE_OVER
+                                           : p->priv.flags | FL_TYPE_OVER;
+    memcpy(type_buf(p), v, p->priv.type_len);
+}
+
+/* A clean id line; returns 0, doing nothing, for one that takes the slow path (too long
+ * or holding NUL: both have their own rules there). */
+static int id_line(sse_parser *p, const char *v, size_t vn)
+{
+    unsigned slot;
+    if (vn >= p->priv.field_cap || memchr(v, '\0', vn)) {
+        return 0;
+    }
+    slot = free_id_slot(p);
+    memcpy(id_buf(p, slot), v, vn);
+    id_buf(p, slot)[vn] = '\0';
+    p->priv.id_len[slot] = vn;
+    p->priv.id_pending = (unsigned char)slot;
+    p->priv.flags = (p->priv.flags & ~FL_ID_OVER) | FL_HAS_ID;
+    return 1;
+}
+
 /* A whole line inside the chunk, starting at a line start: the hot path. */
 static int line(ctx *c, const char *s, size_t n)
 {
     sse_parser *p = c->p;
-    const char *colon, *v;
+    const char *v;
     size_t vn;
     unsigned f;
-    int clean;
     if (p->priv.state != ST_NAME || p->priv.name_len != 0) {
         return line_part(c, s, n) || line_end(c);
     }
     if (n == 0) {
         return dispatch(c);
     }
-    if (n >= 5 && memcmp(s, "data:", 5) == 0) { /* the most frequent line, checked first */
-        colon = s + 4;
-        f = F_DATA;
-    } else {
-        size_t k;
-        for (k = 0; k < n && k < 6 && s[k] != ':'; k++) { /* names we know are short */
-        }
-        colon = k < n && s[k] == ':' ? s + k : NULL;
-        if (!colon && n > 5) { /* a name of 6 bytes or more is no field we know */
-            return 0;
-        }
-        f = colon == s ? F_COMMENT : field_of(s, k);
-    }
+    f = classify(s, n, &v, &vn);
     if (f == F_IGNORE || (f == F_COMMENT && !(p->priv.options & SSE_OPT_COMMENTS))) {
         return 0;
     }
-    v = colon ? colon + 1 : s + n;
-    vn = (size_t)(s + n - v);
-    if (vn > 0 && *v == ' ') {
-        v++;
-        vn--;
-    }
-    if (!(p->priv.options & SSE_OPT_RAW) && v + vn > c->ok && v >= c->ok) {
-        /* UTF-8 is checked once per chunk, not per value: CR and LF never occur inside
-         * a sequence, so every line before the first ill-formed byte is clean. Calling
-         * valid_prefix per value cost 39% of the time on LLM-token streams. */
-        c->ok = v + valid_prefix((const unsigned char *)v, (size_t)(c->end - v));
-    }
-    clean = (p->priv.options & SSE_OPT_RAW) || v + vn <= c->ok;
-    if (clean && f == F_DATA && !(p->priv.flags & FL_HAS_DATA) &&
-        ((p->priv.options & SSE_OPT_PIECES) || vn < p->priv.data_cap)) {
-        /* Zero-copy: the block's first data line stays in the chunk; it is copied (or
-         * handed out as a piece) only if more data follows or the chunk ends first. */
-        p->priv.flags |= FL_HAS_DATA;
-        p->priv.data_len = vn;
-        c->zc = v;
-        return 0;
-    }
-    if (clean && f == F_DATA && (p->priv.options & SSE_OPT_PIECES)) {
-        /* a further line (the first went zero-copy above): no second UTF-8 check */
-        p->priv.field = F_DATA;
-        return out_data(c, "\n", 1) || out_data(c, v, vn);
-    }
-    if (clean && f == F_DATA) {
-        /* one room check for separator and value, then one copy */
-        size_t sep = (p->priv.flags & FL_HAS_DATA) ? 1 : 0;
-        materialize(c);
-        p->priv.flags |= FL_HAS_DATA;
-        if (!(p->priv.flags & FL_DATA_OVER) && sep + vn < p->priv.data_cap - p->priv.data_len) {
-            data_buf(p)[p->priv.data_len] = '\n';
-            memcpy(data_buf(p) + p->priv.data_len + sep, v, vn);
-            p->priv.data_len += sep + vn;
-        } else {
-            p->priv.flags |= FL_DATA_OVER;
-            p->priv.data_len = 0;
+    if ((f == F_DATA || f == F_EVENT || f == F_ID) && clean_value(c, v, vn)) {
+        if (f == F_DATA) {
+            return data_line(c, v, vn);
         }
-        return 0;
-    }
-    if (clean && f == F_EVENT) { /* whole clean values skip the streaming machinery */
-        p->priv.flags |= FL_HAS_EVENT;
-        p->priv.type_len = vn <= p->priv.field_cap - 1 ? vn : 0;
-        p->priv.flags = vn == p->priv.type_len ? p->priv.flags & ~FL_TYPE_OVER
-                                               : p->priv.flags | FL_TYPE_OVER;
-        memcpy(type_buf(p), v, p->priv.type_len);
-        return 0;
-    }
-    if (clean && f == F_ID && vn < p->priv.field_cap && !memchr(v, '\0', vn)) {
-        unsigned slot = free_slot(p);
-        memcpy(id_buf(p, slot), v, vn);
-        id_buf(p, slot)[vn] = '\0';
-        p->priv.id_len[slot] = vn;
-        p->priv.pend = (unsigned char)slot;
-        p->priv.flags = (p->priv.flags & ~FL_ID_OVER) | FL_HAS_ID;
-        return 0;
+        if (f == F_EVENT) {
+            event_line(p, v, vn);
+            return 0;
+        }
+        if (id_line(p, v, vn)) {
+            return 0;
+        }
     }
     return field_begin(c, f) || value(c, v, vn) || field_end(c);
 }
@@ -783,7 +893,7 @@ static void rearm(sse_parser *p)
     p->priv.data_len = 0;
     p->priv.type_len = 0;
     p->priv.u8_n = 0;
-    p->priv.pend = p->priv.cur;
+    p->priv.id_pending = p->priv.id_last;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -798,29 +908,24 @@ sse_error sse_parser_init(sse_parser *p, void *storage, size_t cap, unsigned opt
     }
     memset(p, 0, sizeof *p);
     p->priv.buf = (char *)storage;
-    p->priv.field_cap = cap / 16;
-    p->priv.data_cap = cap - 4 * p->priv.field_cap;
+    p->priv.field_cap = cap / FIELD_SHARES;
+    p->priv.data_cap = cap - (1u + ID_SLOTS) * p->priv.field_cap;
     p->priv.options = options;
     p->priv.retry = SSE_RETRY_DEFAULT;
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 1u + ID_SLOTS; i++) { /* type and the id slots start empty */
         p->priv.buf[p->priv.field_cap * i] = '\0';
     }
     rearm(p);
     return SSE_OK;
 }
 
-/* Offset of the first ch in d[from..len), or len. */
-static size_t find(const char *d, size_t from, size_t len, char ch)
-{
-    const char *q = (const char *)memchr(d + from, ch, len - from);
-    return q ? (size_t)(q - d) : len;
-}
 
 sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event_cb cb,
                           void *user)
 {
     const char *d = (const char *)data, *s = d;
-    size_t at, lf, cr;
+    size_t at;
+    eol_scan scan;
     ctx c;
     if (!p || !cb || (!data && len)) {
         return SSE_ERR_ARG;
@@ -837,9 +942,9 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
     c.p = p;
     c.cb = cb;
     c.user = user;
-    c.zc = NULL;
-    c.end = d + len;
-    c.ok = d;
+    c.data_in_chunk = NULL;
+    c.chunk_end = d + len;
+    c.utf8_valid_to = d;
     if (p->priv.state == ST_BOM) {
         bom(p, &s, d + len);
     }
@@ -848,19 +953,9 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
         p->priv.flags &= ~FL_AFTER_CR;
         at += d[at] == '\n';
     }
-    /* The next LF and the next CR are found by memchr and kept until passed, so each
-     * byte is scanned once for each, whatever mix of line endings the stream uses. */
-    lf = find(d, at, len, '\n');
-    cr = find(d, at, len, '\r');
+    scan_init(&scan, d, at, len);
     while (at < len) {
-        size_t eol;
-        if (lf < at) {
-            lf = find(d, at, len, '\n');
-        }
-        if (cr < at) {
-            cr = find(d, at, len, '\r');
-        }
-        eol = lf < cr ? lf : cr;
+        size_t eol = next_eol(&scan, at);
         if (eol == len) {
             if (line_part(&c, d + at, len - at)) {
                 return SSE_ERR_STOPPED;
@@ -870,14 +965,10 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
         if (line(&c, d + at, eol - at)) {
             return SSE_ERR_STOPPED;
         }
-        at = eol + 1;
-        if (eol == cr) {
-            if (at == len) {
-                p->priv.flags |= FL_AFTER_CR;
-            } else {
-                at += d[at] == '\n';
-            }
+        if (d[eol] == '\r' && eol + 1 == len) { /* its LF, if any, comes in the next chunk */
+            p->priv.flags |= FL_AFTER_CR;
         }
+        at = past_eol(d, eol, len);
     }
     return flush_data(&c) ? SSE_ERR_STOPPED : SSE_OK;
 }
@@ -899,9 +990,9 @@ sse_error sse_parser_finish(sse_parser *p, sse_event_cb cb, void *user)
     c.p = p;
     c.cb = cb;
     c.user = user;
-    c.zc = NULL;
-    c.end = NULL;
-    c.ok = NULL;
+    c.data_in_chunk = NULL;
+    c.chunk_end = NULL;
+    c.utf8_valid_to = NULL;
     if (p->priv.state == ST_BOM) { /* the stream was empty, or a BOM's first bytes */
         p->priv.state = ST_NAME;
         bom_as_name(p);
@@ -940,9 +1031,9 @@ const char *sse_parser_last_id(const sse_parser *p, size_t *len)
         return "";
     }
     if (len) {
-        *len = p->priv.id_len[p->priv.cur];
+        *len = p->priv.id_len[p->priv.id_last];
     }
-    return id_buf(p, p->priv.cur);
+    return id_buf(p, p->priv.id_last);
 }
 
 sse_error sse_parser_set_last_id(sse_parser *p, const char *id, size_t len)
@@ -957,17 +1048,19 @@ sse_error sse_parser_set_last_id(sse_parser *p, const char *id, size_t len)
     if (len > p->priv.field_cap - 1) {
         return SSE_ERR_ID_TOO_LONG;
     }
-    if (len && (memchr(id, '\0', len) || memchr(id, '\r', len) || memchr(id, '\n', len))) {
-        return SSE_ERR_BAD_ID;
+    if (len && (memchr(id, '\0', len) || memchr(id, '\r', len) || memchr(id, '\n', len) ||
+                (!(p->priv.options & SSE_OPT_RAW) &&
+                 valid_prefix((const unsigned char *)id, len) != len))) {
+        return SSE_ERR_BAD_ID; /* every id the parser reports is repaired UTF-8 */
     }
     /* In place: the slot of the last event ID is no block's pending id nor the id being
      * read (a block without an id of its own shares it, and takes the new one) */
-    slot = id_buf(p, p->priv.cur);
+    slot = id_buf(p, p->priv.id_last);
     if (len) {
         memcpy(slot, id, len);
     }
     slot[len] = '\0';
-    p->priv.id_len[p->priv.cur] = len;
+    p->priv.id_len[p->priv.id_last] = len;
     return SSE_OK;
 }
 
@@ -1056,11 +1149,20 @@ uint64_t sse_reconnect_delay(const sse_parser *p, unsigned failures, uint64_t ca
  * Serializer
  * ------------------------------------------------------------------------------------- */
 
-/* Output cursor: writes while the bytes fit, counts them all. */
+/* Output cursor: writes while the bytes fit, counts them all. len never wraps: every
+ * public call first checks with frame_fits() that its SSE_FRAME_MAX bound fits in
+ * size_t, and what it writes stays within that bound. */
 typedef struct sink {
     char *out;
     size_t cap, len;
 } sink;
+
+static void sink_init(sink *k, void *out, size_t cap)
+{
+    k->out = (char *)out;
+    k->cap = out ? cap : 0;
+    k->len = 0;
+}
 
 static void emit(sink *k, const char *s, size_t n)
 {
@@ -1070,35 +1172,92 @@ static void emit(sink *k, const char *s, size_t n)
     k->len += n;
 }
 
-/* Writes text as "prefix line\n" lines, split at CR, LF and CR LF. */
-static void emit_lines(sink *k, const char *prefix, size_t plen, const char *s, size_t n)
+static sse_error finish_sink(const sink *k, size_t *len)
 {
-    size_t at = 0, lf = find(s, 0, n, '\n'), cr = find(s, 0, n, '\r');
+    *len = k->len;
+    return k->out && k->len > k->cap ? SSE_ERR_BUFFER_TOO_SMALL : SSE_OK;
+}
+
+/* Whether SSE_FRAME_MAX of these lengths fits in size_t, computed without wrapping (and
+ * without a division that is not by a constant). */
+static int frame_fits(size_t comment_len, size_t type_len, size_t id_len, size_t data_len)
+{
+    size_t total = SSE_FRAME_MAX(0, 0, 0, 0);
+    if (comment_len > SIZE_MAX / 3u || data_len > SIZE_MAX / 7u) {
+        return 0;
+    }
+    comment_len *= 3u;
+    data_len *= 7u;
+    if (comment_len > SIZE_MAX - total) {
+        return 0;
+    }
+    total += comment_len;
+    if (data_len > SIZE_MAX - total) {
+        return 0;
+    }
+    total += data_len;
+    if (type_len > SIZE_MAX - total) {
+        return 0;
+    }
+    total += type_len;
+    return id_len <= SIZE_MAX - total;
+}
+
+/* The lengths of f's present fields (absent: 0), for frame_fits. */
+static int frame_fields_fit(const sse_frame *f, size_t data_len)
+{
+    return frame_fits(f->comment ? f->comment_len : 0, f->type ? f->type_len : 0,
+                      f->id ? f->id_len : 0, data_len);
+}
+
+/* Writes text as "prefix line\n" lines, split at CR, LF and CR LF. */
+static void emit_lines(sink *k, const char *prefix, size_t prefix_len, const char *s, size_t n)
+{
+    eol_scan scan;
+    size_t at = 0;
+    scan_init(&scan, s, 0, n);
     for (;;) {
-        size_t eol;
-        if (lf < at) {
-            lf = find(s, at, n, '\n');
-        }
-        if (cr < at) {
-            cr = find(s, at, n, '\r');
-        }
-        eol = lf < cr ? lf : cr;
-        emit(k, prefix, plen);
+        size_t eol = next_eol(&scan, at);
+        emit(k, prefix, prefix_len);
         emit(k, s + at, eol - at);
-        emit(k, "\n", 1);
+        emit(k, LIT("\n"));
         if (eol == n) {
             return;
         }
-        at = eol + 1 + (eol == cr && eol + 1 < n && s[eol + 1] == '\n');
+        at = past_eol(s, eol, n);
     }
 }
 
-/* Writes "name: value\n". */
-static void emit_field(sink *k, const char *name, size_t nlen, const char *v, size_t vn)
+/* Writes r in decimal into out (UINT64_DIGITS bytes); returns the digit count. Powers
+ * of ten are subtracted rather than divided by: no 64-bit division is compiled in. */
+static size_t decimal(char *out, uint64_t r)
 {
-    emit(k, name, nlen);
+    static const uint64_t pow10[UINT64_DIGITS] = {
+        10000000000000000000u, 1000000000000000000u, 100000000000000000u,
+        10000000000000000u, 1000000000000000u, 100000000000000u, 10000000000000u,
+        1000000000000u, 100000000000u, 10000000000u, 1000000000u, 100000000u, 10000000u,
+        1000000u, 100000u, 10000u, 1000u, 100u, 10u, 1u
+    };
+    size_t n = 0, i;
+    for (i = 0; i < UINT64_DIGITS; i++) {
+        char digit = '0';
+        while (r >= pow10[i]) {
+            r -= pow10[i];
+            digit++;
+        }
+        if (n > 0 || digit != '0' || i == UINT64_DIGITS - 1) {
+            out[n++] = digit;
+        }
+    }
+    return n;
+}
+
+/* Writes "name: value\n". */
+static void emit_field(sink *k, const char *name, size_t name_len, const char *v, size_t vn)
+{
+    emit(k, name, name_len);
     emit(k, v, vn);
-    emit(k, "\n", 1);
+    emit(k, LIT("\n"));
 }
 
 static sse_error check_fields(const sse_frame *f)
@@ -1113,34 +1272,22 @@ static sse_error check_fields(const sse_frame *f)
     return SSE_OK;
 }
 
-/* Everything of a frame before its data lines. */
+/* Everything of a frame but its data lines and the blank line. */
 static void emit_head(sink *k, const sse_frame *f)
 {
     if (f->comment) {
-        emit_lines(k, ": ", 2, f->comment, f->comment_len);
+        emit_lines(k, LIT(": "), f->comment, f->comment_len);
     }
     if (f->type) {
-        emit_field(k, "event: ", 7, f->type, f->type_len);
+        emit_field(k, LIT("event: "), f->type, f->type_len);
     }
     if (f->id) {
-        emit_field(k, "id: ", 4, f->id, f->id_len);
+        emit_field(k, LIT("id: "), f->id, f->id_len);
     }
     if (f->has_retry) {
-        char digits[20];
-        size_t i = sizeof digits;
-        uint64_t r = f->retry;
-        do {
-            digits[--i] = (char)('0' + r % 10);
-            r /= 10;
-        } while (r);
-        emit_field(k, "retry: ", 7, digits + i, sizeof digits - i);
+        char digits[UINT64_DIGITS];
+        emit_field(k, LIT("retry: "), digits, decimal(digits, f->retry));
     }
-}
-
-static sse_error finish_sink(const sink *k, size_t *len)
-{
-    *len = k->len;
-    return k->out && k->len > k->cap ? SSE_ERR_BUFFER_TOO_SMALL : SSE_OK;
 }
 
 sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *len)
@@ -1151,112 +1298,163 @@ sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *len)
         return SSE_ERR_ARG;
     }
     *len = 0;
+    if (!frame_fields_fit(f, f->data ? f->data_len : 0)) {
+        return SSE_ERR_TOO_LARGE;
+    }
     err = check_fields(f);
     if (err != SSE_OK) {
         return err;
     }
-    k.out = (char *)out;
-    k.cap = out ? cap : 0;
-    k.len = 0;
+    sink_init(&k, out, cap);
     emit_head(&k, f);
     if (f->data) {
-        emit_lines(&k, "data: ", 6, f->data, f->data_len);
+        emit_lines(&k, LIT("data: "), f->data, f->data_len);
     }
     if (f->type || f->id || f->has_retry || f->data) {
-        emit(&k, "\n", 1);
+        emit(&k, LIT("\n"));
     }
     return finish_sink(&k, len);
 }
 
-/* sse_writer priv.state */
-enum { W_IDLE, W_DATA, W_DATA_AFTER_CR };
+/* sse_writer priv.state: where the frame's output stands. */
+enum {
+    W_IDLE,     /* no frame open */
+    W_OPEN,     /* inside a "data: " line */
+    W_BREAK,    /* the data so far ends with a line break, written; the next data line's
+                   "data: " is not written yet */
+    W_BREAK_CR, /* as W_BREAK, the break was a CR: an LF next belongs to it */
+    W_SPLIT     /* fields closed the open data line; the next piece must start with the
+                   line break that this "\n" already stands for */
+};
+
+/* The checks every writer call makes before writing: a frame is open (or, for begin,
+ * not), f holds no data, the bound fits, type and id are clean. */
+static sse_error writer_check(const sse_writer *w, int want_open, const sse_frame *f,
+                              size_t data_len, const size_t *len)
+{
+    if (!w || !len || (w->priv.state != W_IDLE) != want_open || (f && f->data)) {
+        return SSE_ERR_ARG;
+    }
+    if (f ? !frame_fields_fit(f, data_len) : !frame_fits(0, 0, 0, data_len)) {
+        return SSE_ERR_TOO_LARGE;
+    }
+    return f ? check_fields(f) : SSE_OK;
+}
+
+/* The state becomes next if the output was written. */
+static sse_error writer_done(sse_writer *w, const sink *k, unsigned next, size_t *len)
+{
+    sse_error err = finish_sink(k, len);
+    if (err == SSE_OK && k->out) {
+        w->priv.state = (unsigned char)next;
+    }
+    return err;
+}
 
 sse_error sse_writer_begin(sse_writer *w, const sse_frame *f, void *out, size_t cap, size_t *len)
 {
     sink k;
-    sse_error err;
-    if (!w || !f || !len || f->data) {
-        return SSE_ERR_ARG;
-    }
-    *len = 0;
-    err = check_fields(f);
+    sse_error err = f ? writer_check(w, 0, f, 0, len) : SSE_ERR_ARG;
     if (err != SSE_OK) {
+        if (len) {
+            *len = 0;
+        }
         return err;
     }
-    k.out = (char *)out;
-    k.cap = out ? cap : 0;
-    k.len = 0;
+    sink_init(&k, out, cap);
     emit_head(&k, f);
-    emit(&k, "data: ", 6);
-    err = finish_sink(&k, len);
-    if (err == SSE_OK && out) {
-        w->priv.state = W_DATA;
-    }
-    return err;
+    emit(&k, LIT("data: "));
+    return writer_done(w, &k, W_OPEN, len);
 }
 
 sse_error sse_writer_data(sse_writer *w, const void *piece, size_t piece_len, void *out,
                           size_t cap, size_t *len)
 {
     const char *s = (const char *)piece;
+    unsigned state;
     size_t at = 0;
+    eol_scan scan;
     sink k;
-    sse_error err;
-    if (!w || !len || (!piece && piece_len) ||
-        (w->priv.state != W_DATA && w->priv.state != W_DATA_AFTER_CR)) {
-        return SSE_ERR_ARG;
+    sse_error err = (!piece && piece_len) ? SSE_ERR_ARG : writer_check(w, 1, NULL, piece_len, len);
+    if (err != SSE_OK) {
+        if (len) {
+            *len = 0;
+        }
+        return err;
     }
-    k.out = (char *)out;
-    k.cap = out ? cap : 0;
-    k.len = 0;
+    sink_init(&k, out, cap);
+    state = w->priv.state;
     if (piece_len == 0) {
         return finish_sink(&k, len);
     }
-    if (w->priv.state == W_DATA_AFTER_CR && s[0] == '\n') { /* CR | LF across pieces */
+    if (state == W_SPLIT) { /* the line break already written comes first */
+        if (s[0] != '\r' && s[0] != '\n') {
+            *len = 0;
+            return SSE_ERR_ARG;
+        }
+        state = s[0] == '\r' ? W_BREAK_CR : W_BREAK;
         at = 1;
     }
-    {
-        size_t lf = find(s, at, piece_len, '\n'), cr = find(s, at, piece_len, '\r');
-        while (at < piece_len) {
-            size_t eol;
-            if (lf < at) {
-                lf = find(s, at, piece_len, '\n');
-            }
-            if (cr < at) {
-                cr = find(s, at, piece_len, '\r');
-            }
-            eol = lf < cr ? lf : cr;
-            emit(&k, s + at, eol - at);
-            if (eol == piece_len) {
-                break;
-            }
-            emit(&k, "\ndata: ", 7);
-            at = eol + 1 + (eol == cr && eol + 1 < piece_len && s[eol + 1] == '\n');
+    scan_init(&scan, s, at, piece_len);
+    while (at < piece_len) {
+        size_t eol;
+        if (state == W_BREAK_CR && s[at] == '\n') { /* the LF of a CR LF */
+            state = W_BREAK;
+            at++;
+            continue;
         }
+        eol = next_eol(&scan, at);
+        if (state != W_OPEN) {
+            emit(&k, LIT("data: "));
+        }
+        emit(&k, s + at, eol - at);
+        if (eol == piece_len) {
+            state = W_OPEN;
+            break;
+        }
+        emit(&k, LIT("\n"));
+        state = s[eol] == '\r' ? W_BREAK_CR : W_BREAK;
+        at = eol + 1;
     }
-    err = finish_sink(&k, len);
-    if (err == SSE_OK && out) {
-        w->priv.state = s[piece_len - 1] == '\r' ? W_DATA_AFTER_CR : W_DATA;
+    return writer_done(w, &k, state, len);
+}
+
+sse_error sse_writer_fields(sse_writer *w, const sse_frame *f, void *out, size_t cap,
+                            size_t *len)
+{
+    sink k;
+    sse_error err = f ? writer_check(w, 1, f, 0, len) : SSE_ERR_ARG;
+    if (err != SSE_OK) {
+        if (len) {
+            *len = 0;
+        }
+        return err;
     }
-    return err;
+    sink_init(&k, out, cap);
+    if (w->priv.state == W_OPEN) {
+        emit(&k, LIT("\n"));
+    }
+    emit_head(&k, f);
+    return writer_done(w, &k, w->priv.state == W_OPEN ? W_SPLIT : w->priv.state, len);
 }
 
 sse_error sse_writer_end(sse_writer *w, void *out, size_t cap, size_t *len)
 {
     sink k;
-    sse_error err;
-    if (!w || !len || (w->priv.state != W_DATA && w->priv.state != W_DATA_AFTER_CR)) {
-        return SSE_ERR_ARG;
+    sse_error err = writer_check(w, 1, NULL, 0, len);
+    if (err != SSE_OK) {
+        if (len) {
+            *len = 0;
+        }
+        return err;
     }
-    k.out = (char *)out;
-    k.cap = out ? cap : 0;
-    k.len = 0;
-    emit(&k, "\n\n", 2);
-    err = finish_sink(&k, len);
-    if (err == SSE_OK && out) {
-        w->priv.state = W_IDLE;
+    sink_init(&k, out, cap);
+    switch (w->priv.state) {
+    case W_OPEN: emit(&k, LIT("\n\n")); break;
+    case W_SPLIT: emit(&k, LIT("\n")); break;
+    default: emit(&k, LIT("data: \n\n")); break; /* the data ends with a line break */
     }
-    return err;
+    return writer_done(w, &k, W_IDLE, len);
 }
 
 /* The client helper writes through the serializer's sink. */
@@ -1270,11 +1468,9 @@ sse_error sse_last_id_header(const sse_parser *p, char *out, size_t cap, size_t 
         return SSE_ERR_ARG;
     }
     id = sse_parser_last_id(p, &id_len);
-    k.out = out;
-    k.cap = out ? cap : 0;
-    k.len = 0;
+    sink_init(&k, out, cap);
     if (id_len) {
-        emit(&k, "Last-Event-ID: ", 15);
+        emit(&k, LIT("Last-Event-ID: "));
         emit(&k, id, id_len);
     }
     emit(&k, "", 1); /* the NUL, not counted in *len */

@@ -882,6 +882,9 @@ static void set_last_id_rules(void **state)
     assert_int_equal(sse_parser_set_last_id(&p, "a\0b", 3), SSE_ERR_BAD_ID);
     assert_int_equal(sse_parser_set_last_id(&p, "a\rb", 3), SSE_ERR_BAD_ID);
     assert_int_equal(sse_parser_set_last_id(&p, "a\nb", 3), SSE_ERR_BAD_ID);
+    /* ids the parser reports are repaired UTF-8: an ill-formed one is refused, unless RAW */
+    assert_int_equal(sse_parser_set_last_id(&p, "\xFF", 1), SSE_ERR_BAD_ID);
+    assert_int_equal(sse_parser_set_last_id(&p, "\xE2\x82", 2), SSE_ERR_BAD_ID);
     assert_int_equal(sse_parser_set_last_id(&p, NULL, 1), SSE_ERR_ARG);
     assert_int_equal(sse_parser_set_last_id(NULL, "a", 1), SSE_ERR_ARG);
     assert_string_equal(sse_parser_last_id(&p, &n), "abc");
@@ -901,6 +904,18 @@ static void set_last_id_rules(void **state)
     assert_int_equal(sse_parser_feed(&p, "data: x\n\n", 9, set_from_cb, &got), SSE_OK);
     assert_int_equal(got, SSE_ERR_ARG);
     assert_string_equal(sse_parser_last_id(&p, NULL), "k");
+    /* with SSE_OPT_RAW, bytes as they are, as an id field's */
+    {
+        char raw_storage[64];
+        sse_parser raw;
+        assert_int_equal(sse_parser_init(&raw, raw_storage, sizeof raw_storage, SSE_OPT_RAW),
+                         SSE_OK);
+        assert_int_equal(sse_parser_set_last_id(&raw, "\xFF", 1), SSE_OK);
+        assert_string_equal(sse_parser_last_id(&raw, NULL), "\xFF");
+        assert_int_equal(sse_parser_set_last_id(&raw, "\xE2\x82\xAC", 3), SSE_OK);
+    }
+    assert_int_equal(sse_parser_set_last_id(&p, "\xE2\x82\xAC", 3), SSE_OK);
+    assert_int_equal(sse_parser_set_last_id(&p, "k", 1), SSE_OK);
     /* from the callback: refused, nothing changed */
     probe.p = &p;
     probe.got = SSE_OK;
@@ -1426,9 +1441,11 @@ static void model_random_streams(void **state)
     sb_free(&got);
 }
 
-int main(void)
-{
-    static const struct CMUnitTest fixed[] = {
+/* Every row twice at most (its piece-mode twin), then the tests that are not rows. The
+ * array has its size at compile time; entries left zero are not tests (cmocka skips
+ * them), so cmocka_run_group_tests_name takes it as it is. */
+#define NROWS (sizeof rows / sizeof rows[0])
+static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(set_last_id_keeps_bom_stripping),
         cmocka_unit_test(set_last_id_leaves_pending_block),
         cmocka_unit_test(set_last_id_rules),
@@ -1441,14 +1458,14 @@ int main(void)
         cmocka_unit_test(pieces_one_mebibyte_event_through_256_byte_storage),
         cmocka_unit_test(model_random_streams),
     };
-    size_t nrows = sizeof rows / sizeof rows[0];
-    size_t nfixed = sizeof fixed / sizeof fixed[0];
-    tcase *cases = (tcase *)calloc(2 * nrows, sizeof *cases);
-    struct CMUnitTest *tests = (struct CMUnitTest *)calloc(2 * nrows + nfixed, sizeof *tests);
-    if (!cases || !tests)
-        return 1;
+#define NFIXED (sizeof fixed / sizeof fixed[0])
+static tcase cases[2 * NROWS];
+static struct CMUnitTest tests[2 * NROWS + NFIXED];
+
+int main(int argc, char **argv)
+{
     size_t nc = 0, nt = 0;
-    for (size_t i = 0; i < nrows; i++) {
+    for (size_t i = 0; i < NROWS; i++) {
         for (int twin = 0; twin < 2; twin++) {
             if (twin && ((rows[i].opt & SSE_OPT_PIECES) || (rows[i].x & X_NOPIECE)))
                 continue;
@@ -1462,10 +1479,8 @@ int main(void)
             nt++;
         }
     }
-    for (size_t i = 0; i < nfixed; i++)
+    for (size_t i = 0; i < NFIXED; i++)
         tests[nt++] = fixed[i];
-    int rc = _cmocka_run_group_tests("parser", tests, nt, NULL, NULL);
-    free(tests);
-    free(cases);
-    return rc;
+    test_filter_from_args(argc, argv);
+    return cmocka_run_group_tests_name("parser", tests, NULL, NULL);
 }

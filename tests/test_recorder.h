@@ -20,6 +20,8 @@
  * sse_parser_last_id(), a field that must be ""/0 not being so, a piece out of order)
  * gets " !<what>" appended to its line, so it shows in the diff.
  *
+ * test_filter_from_args() gives each test program a command-line filter (cmocka only).
+ *
  * Expected logs are written with two shorthands, expanded by expand():
  *   %NAME%      "<sse_strerror(SSE_ERR_NAME)>" (NAME: OK, TRUNCATED, DATA_TOO_LONG, ...)
  *   [[N*text]]  text repeated N times (also usable in inputs)
@@ -384,6 +386,18 @@ static inline void rec_end(recorder *r, sse_error status)
     if (id && n != strlen(id))
         sb_puts(b, " !last-id-len");
     sb_puts(b, "\n");
+}
+
+/* Runs only the tests whose name contains argv[1], when given:
+ *     build/tests/test_parser id_records        every row with "id_records" in its name
+ * (cmocka_set_test_filter takes a glob: the substring is wrapped in '*'). */
+static inline void test_filter_from_args(int argc, char **argv)
+{
+    static char pattern[256];
+    if (argc > 1) {
+        snprintf(pattern, sizeof pattern, "*%s*", argv[1]);
+        cmocka_set_test_filter(pattern);
+    }
 }
 
 #endif /* TEST_RECORDER_H */

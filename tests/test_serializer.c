@@ -236,6 +236,7 @@ static void run_enc_row(void **state)
     len = SENTINEL;
     assert_int_equal(sse_encode(NULL, 0, &r->f, &len), r->want);
     assert_int_equal(len, need);
+    assert_true(need <= SSE_FRAME_MAX(r->f.comment_len, r->f.type_len, r->f.id_len, r->f.data_len));
     len = SENTINEL;
     assert_int_equal(sse_encode(NULL, 3, &r->f, &len), r->want);
     assert_int_equal(len, need);
@@ -476,7 +477,8 @@ static void random_bad_frames_are_refused(void **state)
 /* ---- the streaming writer ------------------------------------------------------------- */
 
 /* Runs one writer call both as a size query and at every cap up to the size needed, then
- * appends its output to out. which: 0 begin, 1 data, 2 end. */
+ * appends its output to out. which: 0 begin, 1 data, 2 end, 3 fields. The size needed
+ * must be within SSE_FRAME_MAX of the call's lengths. */
 static void writer_step(sse_writer *w, int which, const sse_frame *f, const char *piece,
                         size_t piece_len, strbuf *out, const char *ctx)
 {
@@ -484,12 +486,16 @@ static void writer_step(sse_writer *w, int which, const sse_frame *f, const char
     sse_writer snap = *w;
     size_t need = SENTINEL, len;
     sse_error e;
+    size_t bound = f ? SSE_FRAME_MAX(f->comment_len, f->type_len, f->id_len, 0)
+                     : SSE_FRAME_MAX(0, 0, 0, piece_len);
     switch (which) {
     case 0: e = sse_writer_begin(w, f, NULL, 0, &need); break;
     case 1: e = sse_writer_data(w, piece, piece_len, NULL, 0, &need); break;
+    case 3: e = sse_writer_fields(w, f, NULL, 0, &need); break;
     default: e = sse_writer_end(w, NULL, 0, &need); break;
     }
-    if (e != SSE_OK || need == SENTINEL || need > 512 || memcmp(&snap, w, sizeof snap) != 0) {
+    if (e != SSE_OK || need == SENTINEL || need > 512 || need > bound ||
+        memcmp(&snap, w, sizeof snap) != 0) {
         print_error("%s: step %d size query: %s, need %zu, writer %s\n", ctx, which,
                     sse_strerror(e), need, memcmp(&snap, w, sizeof snap) ? "changed" : "same");
         fail();
@@ -500,6 +506,7 @@ static void writer_step(sse_writer *w, int which, const sse_frame *f, const char
         switch (which) {
         case 0: e = sse_writer_begin(w, f, buf, cap, &len); break;
         case 1: e = sse_writer_data(w, piece, piece_len, buf, cap, &len); break;
+        case 3: e = sse_writer_fields(w, f, buf, cap, &len); break;
         default: e = sse_writer_end(w, buf, cap, &len); break;
         }
         int bad =
@@ -518,6 +525,7 @@ static void writer_step(sse_writer *w, int which, const sse_frame *f, const char
     switch (which) {
     case 0: e = sse_writer_begin(w, f, buf, need, &len); break;
     case 1: e = sse_writer_data(w, piece, piece_len, buf, need, &len); break;
+    case 3: e = sse_writer_fields(w, f, buf, need, &len); break;
     default: e = sse_writer_end(w, buf, need, &len); break;
     }
     if (e != SSE_OK || len != need || buf[need] != 0xA5) {
@@ -683,6 +691,353 @@ static void writer_cr_lf_across_pieces_after_retry(void **state)
     sb_free(&got);
 }
 
+
+/* ---- fields inside an open frame ------------------------------------------------------ */
+
+#define W_BEGIN  0
+#define W_DATA   1
+#define W_END    2
+#define W_FIELDS 3
+
+/* The exact bytes: a comment among the data closes the open line, and the piece after
+ * it continues the data with the line break that line end stands for; type and id come
+ * after the data. */
+static void writer_fields_inside_frame(void **state)
+{
+    (void)state;
+    sse_writer w;
+    memset(&w, 0, sizeof w);
+    sse_frame empty = { 0 }, comment = { 0 }, tail = { 0 }, retry = { 0 };
+    SSE_FIELD_STR(comment.comment, "c");
+    SSE_FIELD_STR(tail.type, "late");
+    SSE_FIELD_STR(tail.id, "2");
+    retry.has_retry = 1;
+    retry.retry = 5;
+    strbuf got = { 0 };
+    sb_add(&got, "", 0);
+    writer_step(&w, W_BEGIN, &empty, NULL, 0, &got, "begin");
+    writer_step(&w, W_DATA, NULL, "a", 1, &got, "a");
+    writer_step(&w, W_FIELDS, &comment, NULL, 0, &got, "comment on an open line");
+    writer_step(&w, W_FIELDS, &retry, NULL, 0, &got, "retry after it");
+    writer_step(&w, W_DATA, NULL, "\nb\r", 3, &got, "\\nb\\r");
+    writer_step(&w, W_FIELDS, &comment, NULL, 0, &got, "comment after a CR");
+    writer_step(&w, W_DATA, NULL, "\nc\n", 3, &got, "\\nc\\n (the LF of the CR LF first)");
+    writer_step(&w, W_FIELDS, &tail, NULL, 0, &got, "type and id at the end");
+    writer_step(&w, W_END, NULL, NULL, 0, &got, "end");
+    static const char want[] = "data: a\n: c\nretry: 5\ndata: b\n: c\ndata: c\nevent: late\n"
+                               "id: 2\ndata: \n\n";
+    expect_bytes("fields inside a frame", want, sizeof want - 1, &got);
+    strbuf log = { 0 };
+    parse_log(&log, got.s, got.len, SSE_OPT_COMMENTS, NULL, 0);
+    expect_same("parse of", "fields inside a frame", &(strbuf){ .s = (char *)"COMMENT d=\"c\" id=\"\"\n"
+                "RETRY 5 id=\"\"\nCOMMENT d=\"c\" id=\"\"\n"
+                "EVENT t=\"late\" d=\"a\\nb\\nc\\n\" id=\"2\" f=I\n"
+                "END \"success\" last=\"2\" retry=5\n" }, &log);
+    sb_free(&log);
+    sb_free(&got);
+}
+
+/* Refusals: begin on an open frame (issue 9: it glued "event: a" onto the data line),
+ * fields or end with no frame, fields with data, a piece that does not start with a
+ * line break after fields closed the line. Each leaves the writer and the buffer as
+ * they were, with *len = 0. */
+static void writer_refusals_leave_everything_unchanged(void **state)
+{
+    (void)state;
+    sse_writer w, snap;
+    sse_frame f = { 0 }, with_data = { 0 }, comment = { 0 };
+    SSE_FIELD_STR(f.type, "a");
+    SSE_FIELD_STR(with_data.data, "x");
+    SSE_FIELD_STR(comment.comment, "c");
+    char buf[64];
+    size_t len;
+    memset(&w, 0, sizeof w);
+#define REFUSED(call, err)                                                                  \
+    do {                                                                                     \
+        snap = w;                                                                            \
+        memset(buf, 0xA5, sizeof buf);                                                       \
+        len = SENTINEL;                                                                      \
+        assert_int_equal((call), (err));                                                     \
+        assert_int_equal(len, 0);                                                            \
+        assert_memory_equal(&w, &snap, sizeof w);                                            \
+        for (size_t i = 0; i < sizeof buf; i++)                                              \
+            assert_int_equal((unsigned char)buf[i], 0xA5);                                   \
+    } while (0)
+    REFUSED(sse_writer_fields(&w, &comment, buf, sizeof buf, &len), SSE_ERR_ARG);
+    REFUSED(sse_writer_end(&w, buf, sizeof buf, &len), SSE_ERR_ARG);
+    REFUSED(sse_writer_data(&w, "x", 1, buf, sizeof buf, &len), SSE_ERR_ARG);
+    assert_int_equal(sse_writer_begin(&w, &f, buf, sizeof buf, &len), SSE_OK);
+    REFUSED(sse_writer_begin(&w, &f, buf, sizeof buf, &len), SSE_ERR_ARG);
+    REFUSED(sse_writer_begin(&w, &f, NULL, 0, &len), SSE_ERR_ARG);
+    REFUSED(sse_writer_fields(&w, &with_data, buf, sizeof buf, &len), SSE_ERR_ARG);
+    REFUSED(sse_writer_fields(&w, NULL, buf, sizeof buf, &len), SSE_ERR_ARG);
+    assert_int_equal(sse_writer_data(&w, "ab", 2, buf, sizeof buf, &len), SSE_OK);
+    assert_int_equal(sse_writer_fields(&w, &comment, buf, sizeof buf, &len), SSE_OK);
+    REFUSED(sse_writer_data(&w, "x\n", 2, buf, sizeof buf, &len), SSE_ERR_ARG);
+    REFUSED(sse_writer_data(&w, "x", 1, NULL, 0, &len), SSE_ERR_ARG);
+    /* an empty piece is fine, and a piece that starts with the break */
+    assert_int_equal(sse_writer_data(&w, NULL, 0, buf, sizeof buf, &len), SSE_OK);
+    assert_int_equal(len, 0);
+    assert_int_equal(sse_writer_data(&w, "\r\nx", 3, buf, sizeof buf, &len), SSE_OK);
+    assert_int_equal(len, 7);
+    assert_memory_equal(buf, "data: x", 7);
+    assert_int_equal(sse_writer_end(&w, buf, sizeof buf, &len), SSE_OK);
+    REFUSED(sse_writer_end(&w, buf, sizeof buf, &len), SSE_ERR_ARG);
+    /* to abandon a frame, zero the writer: begin works again */
+    assert_int_equal(sse_writer_begin(&w, &f, buf, sizeof buf, &len), SSE_OK);
+    memset(&w, 0, sizeof w);
+    assert_int_equal(sse_writer_begin(&w, &f, buf, sizeof buf, &len), SSE_OK);
+#undef REFUSED
+}
+
+/* ---- sizes: SSE_FRAME_MAX and SSE_ERR_TOO_LARGE --------------------------------------- */
+
+/* The bound check runs before any byte of a field is read, so lengths near SIZE_MAX are
+ * tested without memory behind them. A type (or id) starting with CR proves a frame got
+ * past the check (SSE_ERR_BAD_TYPE: memchr stops at that first byte), one byte more
+ * gives SSE_ERR_TOO_LARGE: the arithmetic is tested at its exact edge on any word size. */
+static void frame_bound_edge(void **state)
+{
+    (void)state;
+    static const char cr[] = "\r";
+    size_t fixed = SSE_FRAME_MAX(0, 0, 0, 0), len;
+    size_t d = (SIZE_MAX - fixed) / 7u, c = (SIZE_MAX - fixed) / 3u;
+    sse_frame f;
+
+    /* type alone: bound = type_len + fixed */
+    memset(&f, 0, sizeof f);
+    f.type = cr;
+    f.type_len = SIZE_MAX - fixed;
+    len = SENTINEL;
+    assert_int_equal(sse_encode(NULL, 0, &f, &len), SSE_ERR_BAD_TYPE);
+    assert_int_equal(len, 0);
+    f.type_len++;
+    len = SENTINEL;
+    assert_int_equal(sse_encode(NULL, 0, &f, &len), SSE_ERR_TOO_LARGE);
+    assert_int_equal(len, 0);
+    f.type_len = SIZE_MAX;
+    assert_int_equal(sse_encode(NULL, 0, &f, &len), SSE_ERR_TOO_LARGE);
+
+    /* id beside the largest data: 7 d + id_len + fixed (data is never reached) */
+    memset(&f, 0, sizeof f);
+    f.id = cr;
+    f.data = cr;
+    f.data_len = d;
+    f.id_len = SIZE_MAX - fixed - 7u * d;
+    assert_int_equal(sse_encode(NULL, 0, &f, &len), SSE_ERR_BAD_ID);
+    f.id_len++;
+    assert_int_equal(sse_encode(NULL, 0, &f, &len), SSE_ERR_TOO_LARGE);
+    f.id_len = 0;
+    f.data_len = d + 1; /* 7 (d + 1) alone is past the edge */
+    assert_int_equal(sse_encode(NULL, 0, &f, &len), SSE_ERR_TOO_LARGE);
+
+    /* comment: 3 c + type_len + fixed */
+    memset(&f, 0, sizeof f);
+    f.comment = cr;
+    f.comment_len = c;
+    f.type = cr;
+    f.type_len = SIZE_MAX - fixed - 3u * c;
+    assert_int_equal(sse_encode(NULL, 0, &f, &len), SSE_ERR_BAD_TYPE);
+    f.type_len++;
+    assert_int_equal(sse_encode(NULL, 0, &f, &len), SSE_ERR_TOO_LARGE);
+    f.type_len = 0;
+    f.comment_len = c + 1;
+    assert_int_equal(sse_encode(NULL, 0, &f, &len), SSE_ERR_TOO_LARGE);
+    /* each term fits alone, the sum does not */
+    f.comment_len = c / 2 + 1;
+    f.data = cr;
+    f.data_len = d / 2 + 1;
+    assert_int_equal(sse_encode(NULL, 0, &f, &len), SSE_ERR_TOO_LARGE);
+    /* absent fields do not count, whatever their length says */
+    memset(&f, 0, sizeof f);
+    f.type_len = f.id_len = f.comment_len = f.data_len = SIZE_MAX;
+    assert_int_equal(sse_encode(NULL, 0, &f, &len), SSE_OK);
+    assert_int_equal(len, 0);
+
+    /* the writer: the same check for each call, nothing written, w unchanged */
+    sse_writer w, snap;
+    sse_frame empty = { 0 };
+    memset(&w, 0, sizeof w);
+    memset(&f, 0, sizeof f);
+    f.type = cr;
+    f.type_len = SIZE_MAX - fixed + 1u;
+    assert_int_equal(sse_writer_begin(&w, &f, NULL, 0, &len), SSE_ERR_TOO_LARGE);
+    f.type_len--;
+    assert_int_equal(sse_writer_begin(&w, &f, NULL, 0, &len), SSE_ERR_BAD_TYPE);
+    char buf[64];
+    assert_int_equal(sse_writer_begin(&w, &empty, buf, sizeof buf, &len), SSE_OK);
+    snap = w;
+    len = SENTINEL;
+    assert_int_equal(sse_writer_data(&w, cr, d + 1, buf, sizeof buf, &len), SSE_ERR_TOO_LARGE);
+    assert_int_equal(len, 0);
+    assert_int_equal(sse_writer_data(&w, cr, SIZE_MAX, NULL, 0, &len), SSE_ERR_TOO_LARGE);
+    f.type_len++;
+    assert_int_equal(sse_writer_fields(&w, &f, NULL, 0, &len), SSE_ERR_TOO_LARGE);
+    f.type_len--;
+    assert_int_equal(sse_writer_fields(&w, &f, NULL, 0, &len), SSE_ERR_BAD_TYPE);
+    assert_memory_equal(&w, &snap, sizeof w);
+}
+
+/* SSE_FRAME_MAX is a constant expression (a static buffer can be sized with it) and
+ * bounds the worst cases: every data byte a line break, every comment byte too. */
+static char reserved[SSE_FRAME_MAX(8, 8, 8, 8)];
+
+static void frame_max_bounds_worst_cases(void **state)
+{
+    (void)state;
+    static const char lf[] = "\n\n\n\n\n\n\n\n", cr[] = "\r\r\r\r\r\r\r\r";
+    sse_frame f = { 0 };
+    size_t len;
+    f.comment = lf;
+    f.comment_len = 8;
+    f.type = "tttttttt";
+    f.type_len = 8;
+    f.id = "iiiiiiii";
+    f.id_len = 8;
+    f.data = cr;
+    f.data_len = 8;
+    f.has_retry = 1;
+    f.retry = UINT64_MAX;
+    assert_int_equal(sse_encode(reserved, sizeof reserved, &f, &len), SSE_OK);
+    assert_true(len <= sizeof reserved);
+    /* a writer piece of line breaks only, after fields closed the line */
+    sse_writer w;
+    sse_frame empty = { 0 };
+    memset(&w, 0, sizeof w);
+    assert_int_equal(sse_writer_begin(&w, &empty, reserved, sizeof reserved, &len), SSE_OK);
+    assert_int_equal(sse_writer_data(&w, lf, 8, reserved, SSE_FRAME_MAX(0, 0, 0, 8), &len), SSE_OK);
+    assert_int_equal(len, 7u * 8u - 6u); /* "data: \n" for 7 lines, "\n" for the first */
+    assert_int_equal(sse_writer_end(&w, reserved, SSE_FRAME_MAX(0, 0, 0, 0), &len), SSE_OK);
+    assert_int_equal(len, 8);
+}
+
+/* ---- the relay path ------------------------------------------------------------------- */
+
+/* What issue 9 asks a relay to do, with nothing but the library: the upstream parser in
+ * piece mode with small storage, every record re-written through the writer (type and id
+ * after the data, comments and retry where they came, id-only blocks as id frames). */
+typedef struct relay {
+    sse_writer w;
+    strbuf out;
+    int open;
+} relay;
+
+static void relay_put(relay *r, int which, const sse_frame *f, const char *piece, size_t n)
+{
+    char buf[SSE_FRAME_MAX(64, 64, 64, 256)];
+    size_t len = SENTINEL;
+    sse_error e;
+    assert_true(n <= 256);
+    switch (which) {
+    case W_BEGIN: e = sse_writer_begin(&r->w, f, buf, sizeof buf, &len); break;
+    case W_DATA: e = sse_writer_data(&r->w, piece, n, buf, sizeof buf, &len); break;
+    case W_FIELDS: e = sse_writer_fields(&r->w, f, buf, sizeof buf, &len); break;
+    case W_END: e = sse_writer_end(&r->w, buf, sizeof buf, &len); break;
+    default: e = sse_encode(buf, sizeof buf, f, &len); break;
+    }
+    assert_int_equal(e, SSE_OK);
+    sb_add(&r->out, buf, len);
+}
+
+static int relay_cb(void *user, const sse_event *ev)
+{
+    relay *r = (relay *)user;
+    sse_frame f = { 0 };
+    switch (ev->kind) {
+    case SSE_KIND_EVENT:
+        if (ev->flags & SSE_FLAG_FIRST) {
+            relay_put(r, W_BEGIN, &f, NULL, 0);
+            r->open = 1;
+        }
+        relay_put(r, W_DATA, NULL, ev->data, ev->data_len);
+        if (ev->flags & SSE_FLAG_LAST) {
+            f.type = ev->type;
+            f.type_len = ev->type_len;
+            if (ev->flags & SSE_FLAG_HAS_ID) {
+                f.id = ev->id;
+                f.id_len = ev->id_len;
+            }
+            relay_put(r, W_FIELDS, &f, NULL, 0);
+            relay_put(r, W_END, NULL, NULL, 0);
+            r->open = 0;
+        }
+        return 0;
+    case SSE_KIND_RETRY:
+        f.has_retry = 1;
+        f.retry = ev->retry;
+        break;
+    case SSE_KIND_COMMENT:
+        f.comment = ev->data;
+        f.comment_len = ev->data_len;
+        break;
+    case SSE_KIND_ID:
+        f.id = ev->id;
+        f.id_len = ev->id_len;
+        relay_put(r, -1, &f, NULL, 0);
+        return 0;
+    default: fail_msg("relay: unexpected record kind %d", (int)ev->kind); return 1;
+    }
+    relay_put(r, r->open ? W_FIELDS : -1, &f, NULL, 0);
+    return 0;
+}
+
+static const char *const relay_streams[] = {
+    "data: a\rdata: b\revent: late\rid: 2\r\r", /* issue 9: type and id after the data */
+    "id: 5\n\ndata: x\n\nid\n\n",                /* id-only blocks, an empty one resets */
+    "data: a\n: c1\nretry: 7\ndata: b\n: c2\n\n", /* comment and retry inside an event */
+    "data\n: c\n\ndata:\n\ndata: \ndata\nevent\n\n", /* empty lines of data */
+    "\xEF\xBB\xBFid: 1\r\ndata: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789\r\n"
+    "data: second line, also longer than the relay's storage allows for one piece\r\n"
+    "event: t\r\n: inside\r\nretry: 10\r\n\r\n",
+    "event: t\n: before data\nid: 3\nretry: 1\ndata: x\n\nretry: 2\n\n: keep-alive\n",
+    "data: \xFF\xC3 cut \xE2\x82 repaired\nid: a\0b\n\n", /* invalid UTF-8, a NUL id ignored */
+    "data: tail without end\ndata: more",
+};
+
+/* Upstream's records (a plain parser) equal the records of the relay's output, for every
+ * split of the upstream stream into two chunks and one byte at a time. */
+static void relay_path_keeps_records_for_every_split(void **state)
+{
+    (void)state;
+    const unsigned down_opt = SSE_OPT_COMMENTS | SSE_OPT_ID_RECORDS;
+    const unsigned up_opt = down_opt | SSE_OPT_PIECES;
+    strbuf want = { 0 }, got = { 0 };
+    for (size_t si = 0; si < sizeof relay_streams / sizeof relay_streams[0]; si++) {
+        const char *in = relay_streams[si];
+        size_t n = strlen(in);
+        if (si == 6)
+            n = strlen(in) + 4; /* the NUL and "b\n\n" after it */
+        parse_log(&want, in, n, down_opt, NULL, 0);
+        for (size_t cut = 0; cut <= n + 1; cut++) {
+            char storage[128]; /* F = 8: pieces of at most 96 bytes */
+            sse_parser p;
+            relay r;
+            memset(&r, 0, sizeof r);
+            sb_add(&r.out, "", 0);
+            assert_int_equal(sse_parser_init(&p, storage, sizeof storage, up_opt), SSE_OK);
+            if (cut <= n) {
+                assert_int_equal(sse_parser_feed(&p, in, cut, relay_cb, &r), SSE_OK);
+                assert_int_equal(sse_parser_feed(&p, in + cut, n - cut, relay_cb, &r), SSE_OK);
+            } else {
+                for (size_t i = 0; i < n; i++)
+                    assert_int_equal(sse_parser_feed(&p, in + i, 1, relay_cb, &r), SSE_OK);
+            }
+            sse_error fin = sse_parser_finish(&p, relay_cb, &r);
+            assert_true(fin == SSE_OK || fin == SSE_ERR_TRUNCATED);
+            /* a relay closes the downstream connection where upstream ended: */
+            parse_log(&got, r.out.s, r.out.len, down_opt, NULL, 0);
+            if (strcmp(sb_str(&want), sb_str(&got)) != 0) {
+                print_error("stream %zu, cut %zu\n", si, cut);
+                print_bytes("relayed", r.out.s, r.out.len);
+                expect_same("relay of stream", "", &want, &got);
+            }
+            sb_free(&r.out);
+        }
+    }
+    sb_free(&want);
+    sb_free(&got);
+}
+
 static void http_headers_content(void **state)
 {
     (void)state;
@@ -700,31 +1055,36 @@ static void http_headers_content(void **state)
     assert_int_equal(sse_check_response(200, ct, (size_t)(strchr(ct, '\n') - ct)), SSE_OK);
 }
 
-int main(void)
-{
-    static const struct CMUnitTest fixed[] = {
+/* The rows, then the tests that are not rows; an array sized at compile time, so
+ * cmocka_run_group_tests_name takes it as it is. */
+#define NROWS (sizeof enc_rows / sizeof enc_rows[0])
+static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(random_frames_round_trip),
         cmocka_unit_test(random_bad_frames_are_refused),
         cmocka_unit_test(writer_equals_encode_for_every_split),
         cmocka_unit_test(writer_begin_refuses_bad_type_and_id),
         cmocka_unit_test(writer_cr_lf_across_pieces_after_retry),
+        cmocka_unit_test(writer_fields_inside_frame),
+        cmocka_unit_test(writer_refusals_leave_everything_unchanged),
+        cmocka_unit_test(frame_bound_edge),
+        cmocka_unit_test(frame_max_bounds_worst_cases),
+        cmocka_unit_test(relay_path_keeps_records_for_every_split),
         cmocka_unit_test(http_headers_content),
     };
-    size_t nrows = sizeof enc_rows / sizeof enc_rows[0];
-    size_t nfixed = sizeof fixed / sizeof fixed[0];
-    struct CMUnitTest *tests = (struct CMUnitTest *)calloc(nrows + nfixed, sizeof *tests);
-    if (!tests)
-        return 1;
+#define NFIXED (sizeof fixed / sizeof fixed[0])
+static struct CMUnitTest tests[NROWS + NFIXED];
+
+int main(int argc, char **argv)
+{
     size_t nt = 0;
-    for (size_t i = 0; i < nrows; i++) {
+    for (size_t i = 0; i < NROWS; i++) {
         tests[nt].name = enc_rows[i].name;
         tests[nt].test_func = run_enc_row;
         tests[nt].initial_state = (void *)(uintptr_t)&enc_rows[i];
         nt++;
     }
-    for (size_t i = 0; i < nfixed; i++)
+    for (size_t i = 0; i < NFIXED; i++)
         tests[nt++] = fixed[i];
-    int rc = _cmocka_run_group_tests("serializer", tests, nt, NULL, NULL);
-    free(tests);
-    return rc;
+    test_filter_from_args(argc, argv);
+    return cmocka_run_group_tests_name("serializer", tests, NULL, NULL);
 }

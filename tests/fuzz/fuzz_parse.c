@@ -3,7 +3,10 @@
  * access outside the buffers it was given, and every record sane.
  *
  * Input: byte 0 = options (low 4 bits) and test switches (high 4 bits), byte 1 = storage
- * size (16..143 or 256..33,657 bytes), byte 2 = chunking seed; the rest is the stream.
+ * size (16..143 or 256..33,657 bytes; an odd byte also sets SSE_OPT_ID_RECORDS), byte 2 =
+ * chunking seed; the rest is the stream. With SW_ODD the last event ID is first set from
+ * the stream's first bytes (sse_parser_set_last_id, checked against the id-field rules
+ * and, without SSE_OPT_RAW, UTF-8 validity).
  * The parser struct, the storage and every chunk are exactly-sized heap blocks, so ASan
  * reports any byte read or written outside them. The callback checks each record
  * against sse.h (kinds, flags, limits, NUL terminators, UTF-8 repair, piece protocol)
@@ -25,6 +28,33 @@ typedef struct run {
     fz_buf piece; /* piece mode: the event's data so far */
     unsigned sink;
 } run;
+
+/* sse_parser_set_last_id with the stream's first bytes as the ID: the rules of an id
+ * field (CR, LF, NUL refused; longer than the limit refused; else taken as given), and
+ * a refused ID changes nothing. */
+static void set_last_id(const run *r, const uint8_t *s, size_t size)
+{
+    size_t n = size < 40 ? size : (size_t)s[0] % 40u, lid_len = 99;
+    const char *id = (const char *)s;
+    sse_error want = SSE_OK, got;
+    if (n > size) {
+        n = size;
+    }
+    if (n > r->field_max) {
+        want = SSE_ERR_ID_TOO_LONG;
+    } else if (memchr(id, '\0', n) || memchr(id, '\r', n) || memchr(id, '\n', n) ||
+               (!(r->opts & SSE_OPT_RAW) && !fz_utf8_ok(id, n))) {
+        want = SSE_ERR_BAD_ID;
+    }
+    got = sse_parser_set_last_id(r->p, id, n);
+    FUZZ_CHECK(got == want);
+    id = sse_parser_last_id(r->p, &lid_len);
+    if (want == SSE_OK) {
+        FUZZ_CHECK(lid_len == n && memcmp(id, s, n) == 0 && id[n] == '\0');
+    } else {
+        FUZZ_CHECK(lid_len == 0 && id[0] == '\0');
+    }
+}
 
 static int is_default_type(const sse_event *ev)
 {
@@ -116,6 +146,13 @@ static int on_record(void *user, const sse_event *ev)
         check_text(r, ev->data, ev->data_len);
         FUZZ_CHECK(ev->data_len <= r->data_max);
         FUZZ_CHECK(ev->id_len == lid_len && memcmp(ev->id, lid, lid_len) == 0);
+        break;
+    case SSE_KIND_ID:
+        FUZZ_CHECK(r->opts & SSE_OPT_ID_RECORDS);
+        FUZZ_CHECK(ev->flags == SSE_FLAG_HAS_ID && ev->type_len == 0 && ev->data_len == 0);
+        FUZZ_CHECK(ev->retry == 0 && ev->error == SSE_OK);
+        FUZZ_CHECK(ev->id_len == lid_len && memcmp(ev->id, lid, lid_len) == 0);
+        FUZZ_CHECK(!(pieces && r->in_event));
         break;
     case SSE_KIND_DROPPED:
         FUZZ_CHECK(ev->type_len == 0 && ev->data_len == 0 && ev->retry == 0);
@@ -308,7 +345,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     b0 = data[0];
     b1 = data[1];
     memset(&r, 0, sizeof r);
-    r.opts = b0 & 15u;
+    r.opts = (b0 & 15u) | ((b1 & 1u) ? SSE_OPT_ID_RECORDS : 0u);
     r.sw = b0 & 0xF0u;
     r.cap = b1 < 128 ? 16u + b1 : 256u + (size_t)(b1 - 128) * 263u;
     r.field_max = r.cap / 16 - 1;
@@ -325,7 +362,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(sse_parser_init(r.p, storage, 15, 0) == SSE_ERR_ARG);
         FUZZ_CHECK(sse_parser_init(r.p, NULL, r.cap, 0) == SSE_ERR_ARG);
         FUZZ_CHECK(sse_parser_init(NULL, storage, r.cap, 0) == SSE_ERR_ARG);
-        FUZZ_CHECK(sse_parser_init(r.p, storage, r.cap, r.opts | 16u) == SSE_ERR_ARG);
+        FUZZ_CHECK(sse_parser_init(r.p, storage, r.cap, r.opts | 32u) == SSE_ERR_ARG);
     }
     FUZZ_CHECK(sse_parser_init(r.p, storage, r.cap, r.opts) == SSE_OK);
     FUZZ_CHECK(sse_parser_retry(r.p) == SSE_RETRY_DEFAULT);
@@ -337,6 +374,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(r.records == 0);
     }
 
+    if (r.sw & SW_ODD) {
+        set_last_id(&r, data, size);
+    }
     check_response(data, size < 64 ? size : 64, b1);
     feed_all(&r, &rng, mode, data, size);
     finish(&r);

@@ -14,6 +14,8 @@
  * CR LF, joined with LF; type "message" when absent or empty; id as given, HAS_ID when
  * present), then finish returns SSE_OK and the last event ID is the frame's id (or "").
  * The same in piece mode (data joined), and without RAW when every field is valid UTF-8.
+ * A relay's frame (type and id through sse_writer_fields after the data) parses to the
+ * same records; every writer call stays within SSE_FRAME_MAX.
  */
 #include "fuzz_common.h"
 
@@ -184,7 +186,8 @@ static void parse_check(const char *out, size_t n, unsigned opts, size_t cap, co
 }
 
 /* Calls the writer (size query, optional short buffer, exact buffer) and appends the
- * bytes to out. which: 0 begin, 1 data, 2 end. */
+ * bytes to out. which: 0 begin, 1 data, 2 end, 3 fields. Every size is within
+ * SSE_FRAME_MAX of the call's lengths. */
 static void writer_step(sse_writer *w, int which, const sse_frame *f, const char *piece,
                         size_t piece_len, int small, fz_buf *out)
 {
@@ -193,12 +196,17 @@ static void writer_step(sse_writer *w, int which, const sse_frame *f, const char
     sse_error st;
     st = which == 0   ? sse_writer_begin(w, f, NULL, 0, &need)
          : which == 1 ? sse_writer_data(w, piece, piece_len, NULL, 0, &need)
+         : which == 3 ? sse_writer_fields(w, f, NULL, 0, &need)
                       : sse_writer_end(w, NULL, 0, &need);
     FUZZ_CHECK(st == SSE_OK);
+    FUZZ_CHECK(need <= (f ? SSE_FRAME_MAX(f->comment ? f->comment_len : 0,
+                                          f->type ? f->type_len : 0, f->id ? f->id_len : 0, 0)
+                          : SSE_FRAME_MAX(0, 0, 0, piece_len)));
     if (small && need > 0) { /* too small: the size needed, the writer unchanged */
         buf = (char *)fz_alloc(need - 1);
         st = which == 0   ? sse_writer_begin(w, f, buf, need - 1, &len)
              : which == 1 ? sse_writer_data(w, piece, piece_len, buf, need - 1, &len)
+             : which == 3 ? sse_writer_fields(w, f, buf, need - 1, &len)
                           : sse_writer_end(w, buf, need - 1, &len);
         FUZZ_CHECK(st == SSE_ERR_BUFFER_TOO_SMALL && len == need);
         free(buf);
@@ -206,10 +214,37 @@ static void writer_step(sse_writer *w, int which, const sse_frame *f, const char
     buf = (char *)fz_alloc(need);
     st = which == 0   ? sse_writer_begin(w, f, buf, need, &len)
          : which == 1 ? sse_writer_data(w, piece, piece_len, buf, need, &len)
+         : which == 3 ? sse_writer_fields(w, f, buf, need, &len)
                       : sse_writer_end(w, buf, need, &len);
     FUZZ_CHECK(st == SSE_OK && len == need);
     fz_put(out, buf, len);
     free(buf);
+}
+
+/* The frame as a relay writes it: begin with the comment and retry, the data in one
+ * piece, then sse_writer_fields with the type and id, then end. Parses to the same
+ * records as sse_encode's frame. */
+static void trailing_fields(const sse_frame *f, unsigned opts, size_t cap, const fz_buf *expect,
+                            const fz_buf *want_id)
+{
+    sse_writer w;
+    sse_frame head = *f, tail;
+    fz_buf out = { NULL, 0, 0 };
+    memset(&w, 0, sizeof w);
+    memset(&tail, 0, sizeof tail);
+    head.type = NULL;
+    head.id = NULL;
+    head.data = NULL;
+    tail.type = f->type;
+    tail.type_len = f->type_len;
+    tail.id = f->id;
+    tail.id_len = f->id_len;
+    writer_step(&w, 0, &head, NULL, 0, 0, &out);
+    writer_step(&w, 1, NULL, f->data, f->data_len, 0, &out);
+    writer_step(&w, 3, &tail, NULL, 0, 0, &out);
+    writer_step(&w, 2, NULL, NULL, 0, 0, &out);
+    parse_check(out.p ? out.p : "", out.len, opts, cap, expect, want_id, f);
+    fz_free(&out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
@@ -290,8 +325,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
         head.data = NULL;
         head.data_len = 0;
         len = 12345;
+        memset(&w, 0, sizeof w);
         st = sse_writer_begin(&w, &head, out, 64, &len);
         FUZZ_CHECK((st == want_type || st == want_id) && len == 0);
+        /* the same fields inside an open frame (a relay's trailing fields): refused alike */
+        {
+            sse_frame none;
+            memset(&none, 0, sizeof none);
+            FUZZ_CHECK(sse_writer_begin(&w, &none, out, 64, &len) == SSE_OK);
+            len = 12345;
+            st = sse_writer_fields(&w, &head, out, 64, &len);
+            FUZZ_CHECK((st == want_type || st == want_id) && len == 0);
+        }
         free(out);
         return 0;
     }
@@ -351,6 +396,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
         }
         if (!repair) {
             parse_check(out, len, SSE_OPT_RAW | SSE_OPT_COMMENTS, cap, &expect, &lid, &f);
+            if (f.data) { /* a relay's frame: type and id after the data, same records */
+                trailing_fields(&f, SSE_OPT_RAW | SSE_OPT_COMMENTS, cap, &expect, &lid);
+            }
             parse_check(out, len, SSE_OPT_RAW | SSE_OPT_COMMENTS | SSE_OPT_PIECES, cap, &expect,
                         &lid, &f);
         } else {
@@ -377,7 +425,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *input, size_t size)
         ref = (char *)fz_alloc(ref_len);
         FUZZ_CHECK(sse_encode(ref, ref_len, &full, &ref_len) == SSE_OK);
 
-        memset(&w, 0xA5, sizeof w);
+        memset(&w, 0, sizeof w); /* sse.h: a writer starts zeroed */
         writer_step(&w, 0, &head, NULL, 0, small, &wout);
         while (at < dn) {
             size_t k;
