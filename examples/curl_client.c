@@ -703,6 +703,7 @@ int main(int argc, char **argv)
     static struct options o;
     unsigned failures = 0;
     struct sigaction sa;
+    sse_error err;
 
     if (parse_args(argc, argv, &o, &cl) != 0) {
         usage();
@@ -718,8 +719,8 @@ int main(int argc, char **argv)
         seed_retry(&cl, o.retry_ms);
     }
     if (o.last_id != NULL &&
-        sse_parser_set_last_id(&cl.parser, o.last_id, strlen(o.last_id)) != SSE_OK) {
-        fprintf(stderr, "curl_client: --last-event-id: CR or LF, or over 4095 bytes\n");
+        (err = sse_parser_set_last_id(&cl.parser, o.last_id, strlen(o.last_id))) != SSE_OK) {
+        fprintf(stderr, "curl_client: --last-event-id: %s\n", sse_strerror(err));
         return 2;
     }
     if (pipe(restart_pipe) != 0 || fcntl(restart_pipe[0], F_SETFL, O_NONBLOCK) != 0 ||
