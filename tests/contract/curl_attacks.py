@@ -110,6 +110,22 @@ def retry_zero_and_close_is_backed_off(res):
 
 
 @case
+def retry_zero_event_and_close_is_backed_off(res):
+    stub = Stub(lambda req, conn: (head(conn), conn.send(b"retry: 0\ndata: x\n\n")))
+    c = Client(stub.url())
+    t0 = time.monotonic()
+    try:
+        c.wait(lambda l: c.events())
+        time.sleep(4)  # the measurement window
+    finally:
+        c.stop()
+        stub.close()
+    n = len(stub.requests)
+    res.append(f"{n} connections in {time.monotonic() - t0:.1f} s, {len(c.events())} events")
+    assert n <= 4, n
+
+
+@case
 def chunk_size_of_twenty_hex_digits_keeps_earlier_events(res):
     def h(req, conn):
         head(conn, b"Transfer-Encoding: chunked\r\n")
