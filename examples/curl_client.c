@@ -708,6 +708,16 @@ int main(int argc, char **argv)
     struct sigaction sa;
     sse_error err;
 
+    /* First of all, so that an early SIGUSR1 restarts rather than kills. */
+    if (pipe(restart_pipe) != 0 || fcntl(restart_pipe[0], F_SETFL, O_NONBLOCK) != 0 ||
+        fcntl(restart_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
+        perror("curl_client: pipe");
+        return 1;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigusr1;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
     if (parse_args(argc, argv, &o, &cl) != 0) {
         usage();
         return 2;
@@ -726,15 +736,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "curl_client: --last-event-id: %s\n", sse_strerror(err));
         return 2;
     }
-    if (pipe(restart_pipe) != 0 || fcntl(restart_pipe[0], F_SETFL, O_NONBLOCK) != 0 ||
-        fcntl(restart_pipe[1], F_SETFL, O_NONBLOCK) != 0) {
-        perror("curl_client: pipe");
-        return 1;
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigusr1;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGUSR1, &sa, NULL);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || (cl.curl = curl_easy_init()) == NULL ||
         (cl.multi = curl_multi_init()) == NULL) {
         fprintf(stderr, "curl_client: cannot initialise libcurl\n");

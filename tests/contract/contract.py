@@ -430,11 +430,11 @@ def read_timeout_drops_and_reconnects(h):
 @scenario("reconnect")
 def comments_keep_the_read_timeout_away(h):
     def body(c):
-        for _ in range(8):
+        for _ in range(15):  # 1.5 s of comments 0.1 s apart, under a 1 s read timeout
             c.send(b": ping\n")
             time.sleep(0.1)
         c.send(b"data: a\n\n")
-    s = h.stream(sse(body), readTimeoutMs=400)
+    s = h.stream(sse(body), readTimeoutMs=1000)
     items = s.wait(lambda it: kinds(it, "event"))
     assert not kinds(items, "error") and len(s.stub.requests) == 1, short(items)
 
@@ -447,6 +447,8 @@ def capabilities_and_bad_requests(h):
     caps = json.loads(body)["capabilities"]
     assert status == 200 and "event-type-listeners" not in caps and "restart" in caps, body
     assert http("POST", h.base + "/", {"streamUrl": "nope"})[0] == 400
+    assert http("POST", h.base + "/", {"streamUrl": "http://127.0.0.1:1/", "callbackUrl": h.cb.base,
+                                       "headers": {"x-a": "b\r\nx-injected: 1"}})[0] == 400
     assert http("POST", h.base + "/streams/999", {"command": "restart"})[0] == 404
     s = h.stream(send_all(b"data: a\n\n"))
     s.events(1)

@@ -373,6 +373,26 @@ def post_becomes_get_after_303(res):
 
 
 @case
+def data_file_body_is_sent_on_every_request(res):
+    path = f"/tmp/curl_attacks_body.{os.getpid()}"
+    with open(path, "wb") as f:
+        f.write(b"line 1\nline \x00 2\n")
+    first = lambda req, conn: (head(conn), conn.send(b"id: 1\ndata: a\n\n"))
+    stub = Stub(lambda req, conn: first(req, conn) if req.n == 1 else (head(conn), conn.send(b"data: b\n\n"), conn.hold(5)))
+    c = Client(stub.url(), "-X", "PUT", "--data-file", path, "--retry-ms", "50")
+    try:
+        c.wait(lambda l: len(c.events()) >= 2)
+        for r in stub.requests[:2]:
+            assert r.method == "PUT" and r.body == b"line 1\nline \x00 2\n", r
+            assert r.headers.get("content-type") == "text/plain", r
+    finally:
+        c.stop()
+        stub.close()
+        os.unlink(path)
+    res.append("binary body from a file, PUT, sent again on reconnect")
+
+
+@case
 def event_over_the_cap_is_dropped_and_reported(res):
     big = b"data: " + b"z" * (2 << 20) + b"\n\n"
     stub = Stub(lambda req, conn: (head(conn), conn.send(big + b"data: small\n\n"), conn.hold(5)))

@@ -89,6 +89,9 @@ def bad_params(p):
         return "headers must map names to strings"
     if any(ch in str(p.get("lastEventId") or "") for ch in "\r\n\0"):
         return "lastEventId must not contain CR, LF or NUL"
+    for name, value in (p.get("headers") or {}).items():
+        if any(ch in name + value for ch in "\r\n\0") or ":" in name or not name:
+            return "header names and values must not contain CR, LF or NUL (names: no colon)"
     return None
 
 
