@@ -36,7 +36,8 @@ class Client:
         self.peak_kb = 0
         threading.Thread(target=self._read, daemon=True).start()
         self.stderr = []
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+        self.err_reader = threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True)
+        self.err_reader.start()
 
     def _read(self):
         for line in self.proc.stdout:
@@ -84,6 +85,9 @@ class Client:
             self.proc.kill()
         self.proc.wait()
         assert self.proc.returncode >= -9, "crashed"  # killed by us, not by a fault
+        self.err_reader.join(2)
+        err = b"".join(self.stderr)
+        assert b"Sanitizer" not in err and b"runtime error" not in err, err[-2000:]
 
 
 def has_errors(n):
