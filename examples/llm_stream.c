@@ -15,8 +15,8 @@
  *   --key-env VAR     environment variable holding the API key (default OPENAI_API_KEY);
  *                     unset or empty: no Authorization header (local servers need none)
  *   --system TEXT     a system message before the prompt
- *   --idle-timeout-s N  give up when connecting takes N s, or when less than one byte a
- *                     second arrives for N s (libcurl's low-speed limit; default 60)
+ *   --idle-timeout-s N  give up when connecting takes N s, or when no byte arrives for
+ *                     N s (checked about once a second; default 60)
  *   PROMPT            the user message; without it, stdin is read (up to 1 MiB)
  * It POSTs {"model", "stream": true, "messages": [...]} and prints each chunk's
  * choices[0].delta.content on stdout as it arrives, until "data: [DONE]".
@@ -39,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_PROMPT     (1L << 20)
 #define MAX_ERROR_BODY 65536
@@ -52,7 +53,16 @@ struct stream {
     char err_body[MAX_ERROR_BODY + 1]; /* an error response's body, for its message */
     size_t err_len;
     int done, failed;
+    long long last_byte_ms; /* monotonic time of the last byte */
+    long idle_s;            /* --idle-timeout-s */
 };
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
@@ -153,6 +163,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *user)
     size_t len = size * n;
     char *ct = NULL;
 
+    st->last_byte_ms = now_ms();
     if (len > 2 || (line[0] != '\r' && line[0] != '\n')) {
         return len; /* a header line; the empty line ends the head */
     }
@@ -169,6 +180,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
 {
     struct stream *st = user;
     size_t len = size * n;
+    st->last_byte_ms = now_ms();
     if (!st->streaming) { /* an error response: keep the start of its body */
         size_t room = MAX_ERROR_BODY - st->err_len;
         memcpy(st->err_body + st->err_len, data, len < room ? len : room);
@@ -179,6 +191,21 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
         return 0; /* [DONE] or an error: end the transfer */
     }
     return len;
+}
+
+/* libcurl calls this about once a second while waiting, more often while bytes flow;
+ * non-zero aborts the transfer. */
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    struct stream *st = user;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    if (now_ms() - st->last_byte_ms >= st->idle_s * 1000LL) {
+        fprintf(stderr, "\nllm_stream: no byte for %ld s (--idle-timeout-s)\n", st->idle_s);
+        st->failed = 1;
+        return 1;
+    }
+    return 0;
 }
 
 /* After the transfer: why it failed, or 0 when the answer is whole. */
@@ -234,11 +261,12 @@ int main(int argc, char **argv)
     const char *url = "https://api.openai.com/v1/chat/completions", *model = NULL;
     const char *key_env = "OPENAI_API_KEY", *system = NULL, *key;
     char *prompt = NULL, *body, *stdin_prompt = NULL, auth[4096];
-    long idle_s = 60;
+
     struct curl_slist *headers = NULL;
     CURLcode rc;
     int a, status;
 
+    st.idle_s = 60;
     for (a = 1; a < argc; a++) {
         int has_val = a + 1 < argc;
         if (!strcmp(argv[a], "--url") && has_val) {
@@ -250,7 +278,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[a], "--system") && has_val) {
             system = argv[++a];
         } else if (!strcmp(argv[a], "--idle-timeout-s") && has_val) {
-            idle_s = atol(argv[++a]);
+            st.idle_s = atol(argv[++a]);
         } else if (argv[a][0] != '-' && prompt == NULL) {
             prompt = argv[a];
         } else {
@@ -258,7 +286,7 @@ int main(int argc, char **argv)
             break;
         }
     }
-    if (model == NULL || idle_s <= 0) {
+    if (model == NULL || st.idle_s <= 0) {
         fprintf(stderr, "usage: llm_stream --model NAME [--url URL] [--key-env VAR] "
                         "[--system TEXT] [--idle-timeout-s N] [PROMPT]\n");
         return 2;
@@ -294,9 +322,11 @@ int main(int argc, char **argv)
     curl_easy_setopt(st.curl, CURLOPT_WRITEDATA, &st);
     curl_easy_setopt(st.curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(st.curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(st.curl, CURLOPT_CONNECTTIMEOUT, idle_s);
-    curl_easy_setopt(st.curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(st.curl, CURLOPT_LOW_SPEED_TIME, idle_s);
+    curl_easy_setopt(st.curl, CURLOPT_CONNECTTIMEOUT, st.idle_s);
+    curl_easy_setopt(st.curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(st.curl, CURLOPT_XFERINFODATA, &st);
+    curl_easy_setopt(st.curl, CURLOPT_NOPROGRESS, 0L);
+    st.last_byte_ms = now_ms(); /* from the start of the request */
 
     rc = curl_easy_perform(st.curl);
     status = verdict(&st, rc);

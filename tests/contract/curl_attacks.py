@@ -397,6 +397,15 @@ def data_file_body_is_sent_on_every_request(res):
 
 
 @case
+def text_output_escapes_and_comments(res):
+    stub = Stub(lambda req, conn: (head(conn), conn.send(b": hi\tthere\nevent: t\nid: 9\ndata: a\\b\ndata: c\td\n\n")))
+    p = subprocess.run([CLIENT, "--comments", "--max-events", "1", stub.url()], capture_output=True, timeout=5)
+    stub.close()
+    assert p.returncode == 0 and p.stdout == b":\thi\\tthere\nt\t9\ta\\\\b\\nc\\td\n", p
+    res.append("type TAB id TAB data, comments as ':' TAB text, escapes")
+
+
+@case
 def event_over_the_cap_is_dropped_and_reported(res):
     big = b"data: " + b"z" * (2 << 20) + b"\n\n"
     stub = Stub(lambda req, conn: (head(conn), conn.send(big + b"data: small\n\n"), conn.hold(5)))

@@ -12,6 +12,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -176,6 +177,21 @@ def cut_off_between_events_exits_non_zero(out):
         stub.close()
     assert rc == 1 and "ended before [DONE]" in stderr and stdout == "abc", (rc, stdout, stderr)
     out.append("cut between events: exit 1")
+
+
+@case
+def silent_server_hits_the_idle_timeout(out):
+    stub = Stub(lambda req, conn: (conn.head(), conn.send(b"data: " + chunk_json({"content": "a"}).encode() + b"\n\n"),
+                                   conn.hold(8)))
+    t0 = time.monotonic()
+    try:
+        rc, stdout, stderr = run(stub, "--idle-timeout-s", "1", "hi")
+    finally:
+        stub.close()
+    took = time.monotonic() - t0
+    assert rc == 1 and "no byte for 1 s" in stderr and stdout == "a", (rc, stdout, stderr)
+    assert 0.95 < took < 4, took
+    out.append("silent after one chunk: " + stderr.strip().splitlines()[0])
 
 
 def main():
