@@ -101,6 +101,9 @@ struct client {
     long long last_byte_ms; /* monotonic time of the last byte received */
     enum outcome outcome;   /* why a callback aborted the transfer */
     char why[256];          /* and what to report */
+    int refused;            /* the final head was refused: the body is the error's text */
+    char error[512];        /* the start of that body, shown with the error */
+    size_t error_len;
 };
 
 static int restart_pipe[2] = { -1, -1 };
@@ -373,16 +376,18 @@ static size_t on_header(char *line, size_t size, size_t n, void *user)
         snprintf(cl->why, sizeof cl->why, "Content-Type %s is not text/event-stream, not retrying",
                  ct ? ct : "(none)");
         cl->outcome = FATAL;
-        return 0;
+        cl->refused = 1; /* read the start of the body: it says what went wrong */
+        return len;
     default:
         if (sse_status_retryable((int)cl->status)) { /* 429, 503...: back off and retry */
             snprintf(cl->why, sizeof cl->why, "HTTP %ld, retrying", cl->status);
             cl->outcome = RETRY;
-            return 0;
+        } else {
+            snprintf(cl->why, sizeof cl->why, "HTTP %ld, not retrying", cl->status);
+            cl->outcome = FATAL;
         }
-        snprintf(cl->why, sizeof cl->why, "HTTP %ld, not retrying", cl->status);
-        cl->outcome = FATAL;
-        return 0;
+        cl->refused = 1;
+        return len;
     }
 }
 
@@ -390,6 +395,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *user)
 {
     struct client *cl = user;
     cl->last_byte_ms = now_ms();
+    if (cl->refused) { /* an error body: keep its start, stop reading once that is full */
+        size_t room = sizeof cl->error - cl->error_len, k = size * n < room ? size * n : room;
+        memcpy(cl->error + cl->error_len, data, k);
+        cl->error_len += k;
+        return cl->error_len < sizeof cl->error ? size * n : 0;
+    }
     if (sse_parser_feed(&cl->parser, data, size * n, on_event, cl) == SSE_ERR_STOPPED) {
         return abort_with(cl, DONE, "");
     }
@@ -502,6 +513,22 @@ static struct curl_slist *request_headers(const struct client *cl, char **user, 
     return h;
 }
 
+/* The kept start of an error body as one line of text (controls become spaces). */
+static const char *error_text(struct client *cl)
+{
+    size_t i, n = cl->error_len < sizeof cl->error ? cl->error_len : sizeof cl->error - 1;
+    for (i = 0; i < n; i++) {
+        if ((unsigned char)cl->error[i] < 0x20 || cl->error[i] == 0x7f) {
+            cl->error[i] = ' ';
+        }
+    }
+    while (n > 0 && cl->error[n - 1] == ' ') {
+        n--;
+    }
+    cl->error[n] = '\0';
+    return n ? cl->error : "(no body)";
+}
+
 /* One connection: send the request, judge the head, feed the body. */
 static enum outcome run(struct client *cl, char **user, int n_user, int has_body,
                         long read_timeout_ms)
@@ -516,11 +543,17 @@ static enum outcome run(struct client *cl, char **user, int n_user, int has_body
     cl->head_bytes = 0;
     cl->want_status = 1;
     cl->retry_after_ms = 0;
+    cl->refused = 0;
+    cl->error_len = 0;
     end = transfer(cl, read_timeout_ms, &rc);
     curl_slist_free_all(headers);
     if (end == RESTARTED) {
         fprintf(stderr, "curl_client: restart requested\n");
         return RESTART;
+    }
+    if (cl->refused) { /* ended, or stalled in the error body: the verdict stands */
+        report_error(cl, "%s: %s", cl->why, error_text(cl));
+        return cl->outcome;
     }
     if (end == TIMED_OUT) {
         report_error(cl, "no byte for %ld ms (--read-timeout-ms), reconnecting", read_timeout_ms);

@@ -419,6 +419,32 @@ def event_over_the_cap_is_dropped_and_reported(res):
     res.append(f"2 MiB event over a 1 MiB cap: {c.errors()[0]!r}, next event kept; peak RSS {c.peak_kb // 1024} MB")
 
 
+@case
+def error_body_is_shown_and_bounded(res):
+    body = b'{"error": {"message": "no such\nstream"}}'
+    stub = Stub(lambda req, conn: conn.send(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+                                            b"Content-Length: %d\r\n\r\n" % len(body) + body))
+    c = Client(stub.url())
+    try:
+        assert c.exit() == 1
+        c.wait(has_errors(1))
+        assert c.errors() == ['HTTP 404, not retrying: {"error": {"message": "no such stream"}}'], c.errors()
+    finally:
+        c.stop()
+        stub.close()
+    endless = Stub(lambda req, conn: (conn.send(b"HTTP/1.1 500 Oops\r\nContent-Type: text/plain\r\n\r\n"),
+                                      [conn.send(b"x" * 4096) for _ in range(256)], conn.hold(5)))
+    c = Client(endless.url(), "--read-timeout-ms", "500")
+    try:
+        c.wait(has_errors(1))
+        err = c.errors()[0]
+        assert err.startswith("HTTP 500, retrying: xxx") and len(err) < 600, err[:80]
+    finally:
+        c.stop()
+        endless.close()
+    res.append("404's JSON body shown on one line; a 1 MiB 500 body cut at 512 bytes")
+
+
 def main():
     failed = 0
     t_all = time.monotonic()
