@@ -129,6 +129,7 @@ struct client {
     enum state state;
     int dead;   /* 1: close, 2: reset (drop queued bytes) */
     int busy;   /* a Redis command for it is in flight: freed only after its reply */
+    int head_sent;
     size_t idx; /* index in its topic's array */
     struct topic *t;
     struct sid pos; /* last entry ID queued for it */
@@ -370,6 +371,19 @@ static size_t encode_entry(const redisReply *e, struct sid *id)
     return len;
 }
 
+static const char head_ok[] = "HTTP/1.1 200 OK\r\n" SSE_HTTP_HEADERS "X-Accel-Buffering: no\r\n\r\n";
+
+/* The response head and the retry frame, once: from then on a client's position is fixed
+ * (a client that got its 200 misses no later entry). */
+static void send_head(struct client *c)
+{
+    if (!c->head_sent) {
+        c->head_sent = 1;
+        enqueue(c, head_ok, sizeof head_ok - 1);
+        enqueue(c, g.retry, g.retry_len);
+    }
+}
+
 /* ---- topics ------------------------------------------------------------------------- */
 
 static struct topic *topic_get(const char *name)
@@ -531,7 +545,6 @@ static void rconn_open(struct rconn *rc)
 
 static void redis_connect(void)
 {
-    g.broken = 0;
     rconn_open(&g.rd);
     rconn_open(&g.cmd);
     if (g.rd.ac != NULL) {
@@ -856,6 +869,7 @@ static void pump(void)
         } else if (c->state == WAIT_TAIL && c->t->checked) {
             c->pos = c->t->cursor;
             c->state = LIVE;
+            send_head(c);
         } else if (c->state == REPLAY && g.up && c->t->checked &&
                    c->q_len - c->q_off < g.max_queue / 2) {
             if (sid_cmp(c->pos, c->t->cursor) >= 0) {
@@ -879,8 +893,6 @@ static void pump(void)
 }
 
 /* ---- HTTP --------------------------------------------------------------------------- */
-
-static const char head_ok[] = "HTTP/1.1 200 OK\r\n" SSE_HTTP_HEADERS "X-Accel-Buffering: no\r\n\r\n";
 
 static void respond(struct client *c, const char *status, const char *body)
 {
@@ -935,12 +947,11 @@ static void start_stream(struct client *c, const char *name, const char *last, s
         return;
     }
     setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    enqueue(c, head_ok, sizeof head_ok - 1);
-    enqueue(c, g.retry, g.retry_len);
     if (last != NULL && sid_parse(last, last_len, &c->last)) {
-        c->state = WAIT_INFO;
+        c->state = WAIT_INFO; /* its position is L: the head can go now */
+        send_head(c);
     } else {
-        c->state = WAIT_TAIL;
+        c->state = WAIT_TAIL; /* the head goes once the tail is known (see pump) */
     }
     if (g.verbose) {
         fprintf(stderr, "redis_gateway: client %d: stream %s, Last-Event-ID %.*s\n", c->fd, name,
@@ -1137,7 +1148,7 @@ static void timers(void)
                                 "disconnecting\n", c->fd, (long long)g.idle_timeout);
                 c->dead = 2;
             }
-        } else if (c->state != RESPONDING && g.now - c->last_out >= g.keepalive) {
+        } else if (c->head_sent && c->state != RESPONDING && g.now - c->last_out >= g.keepalive) {
             enqueue(c, g.keepalive_frame, g.keepalive_len);
         }
     }
@@ -1297,11 +1308,11 @@ int main(int argc, char **argv)
         size_t n = 0;
 
         g.now = now_ms();
-        if (g.rd.ac == NULL && g.cmd.ac == NULL && g.now >= g.next_try) {
-            redis_connect();
-        }
         if (g.broken) {
             redis_teardown();
+        }
+        if (g.rd.ac == NULL && g.cmd.ac == NULL && g.now >= g.next_try) {
+            redis_connect();
         }
         pump();
         read_loop();

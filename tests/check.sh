@@ -20,7 +20,8 @@ stage() { printf '\n==== %s\n' "$*"; stages=$((stages + 1)); } # set -e: any fai
 # --- 0. what is missing -----------------------------------------------------------
 pkgs=(cmake make gcc g++ clang libclang-rt-14-dev libcmocka-dev valgrind clang-tidy cppcheck
       python3 chromium libcurl4-openssl-dev libmicrohttpd-dev pkg-config
-      libnghttp2-dev libssl-dev openssl curl)
+      libnghttp2-dev libssl-dev openssl curl
+      redis-server nginx libhiredis-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
