@@ -33,15 +33,19 @@
  *
  * Resume (request header Last-Event-ID = L, or the query parameter ?lastEventId=L for
  * clients that cannot set headers; the header wins). These are the rules of dates_feed.h
- * with the stream in place of the ring; R is the stream's first entry, D the greatest ID
- * ever trimmed or deleted from it (Redis' max-deleted-entry-id), G its last-generated-id:
+ * with the stream in place of the ring. R is the stream's first entry, G its
+ * last-generated-id; "trimmed" means Redis removed entries from it (its entries-added
+ * exceeds its length: MAXLEN, XTRIM or XDEL; Redis 7.0 does not say which IDs):
  *   none, not an entry ID "<ms>-<seq>", L > G, or no such stream
  *                        live events only (after the newest entry);
- *   L >= D, or L >= R    the entries after L are replayed from Redis, then live;
- *   L < R and L < D      (older than the stream: trimmed by MAXLEN) the entries after L up
- *                        to min(D, R-1) are lost: the client first receives an event of
- *                        type "gap" with data "<L+1> <min(D, R-1)>" (the lost range of
- *                        IDs, inclusive; no id field), then the oldest entries, then live.
+ *   L >= R, or L < R in a stream never trimmed
+ *                        the entries after L are replayed from Redis, then live;
+ *   L < R-1 in a trimmed stream (older than the stream)
+ *                        the entries after L up to R-1 are lost: the client first
+ *                        receives an event of type "gap" with data "<L+1> <R-1>" (the
+ *                        lost range of IDs, inclusive; no id field), then the oldest
+ *                        entries, then live. (Were L the very last trimmed entry, the
+ *                        range holds none: Redis cannot tell, so the gap is announced.)
  *   A client without L starts at the tail as this gateway knew it when the client came:
  *   every entry added after that is delivered, also one added before the gateway's next
  *   read (the `$` race: this gateway never reads with `$`, it reads after the last ID).
@@ -57,8 +61,8 @@
  *   Clients stay connected and get keep-alives. The gateway reconnects with back-off
  *   (100 ms doubling to 5 s) and first checks each topic (XINFO STREAM) against the last
  *   ID it delivered, C:
- *   - the entry C still exists, or D >= C (trimmed past it): it reads on after C, with
- *     a "gap" event as above when entries after C were trimmed meanwhile;
+ *   - R <= C (the entry C is still there), or the stream was trimmed past C: it reads
+ *     on after C, with a "gap" event as above when entries after C were trimmed;
  *   - otherwise the stream is gone or new (Redis restarted without persistence): entries
  *     the old stream held after C, if any, were lost with it and nobody knows how many.
  *     Every client of the topic receives "gap" with data "<C+1> <R-1>" (R: the new
@@ -569,7 +573,7 @@ static void redis_teardown(void)
     }
     memset(&g.rd, 0, sizeof g.rd);
     memset(&g.cmd, 0, sizeof g.cmd);
-    g.reading = 0;
+    g.reading = g.unblock_sent = 0;
     for (i = 0; i < g.nt; i++) {
         g.t[i]->checked = 0;
     }
@@ -690,20 +694,22 @@ static void read_loop(void)
     }
     redisAsyncCommandArgv(g.rd.ac, on_xread, NULL, (int)argc, argv, argl);
     g.reading = 1;
-    g.unblock = 0;
+    g.unblock = g.unblock_sent = 0;
 }
 
 /* ---- Redis: checks, replays --------------------------------------------------------- */
 
 struct info {
-    int exists, has_first;
-    struct sid first, deleted, generated; /* R, D, G of the resume rules */
+    int exists, has_first, trimmed;
+    struct sid first, generated; /* R and G of the resume rules */
 };
 
 /* Reads an XINFO STREAM reply (a flat key/value array; an error when there is no such
- * stream). Returns 0, or -1 for a reply of another shape. */
+ * stream). trimmed: entries were removed from it (entries-added > length): MAXLEN, XTRIM
+ * or XDEL. Returns 0, or -1 for a reply of another shape. */
 static int parse_info(const redisReply *r, struct info *in)
 {
+    long long added = 0, length = 0;
     size_t i;
     memset(in, 0, sizeof *in);
     if (r->type == REDIS_REPLY_ERROR) {
@@ -721,30 +727,28 @@ static int parse_info(const redisReply *r, struct info *in)
         if (strcmp(k->str, "first-entry") == 0 && v->type == REDIS_REPLY_ARRAY &&
             v->elements == 2 && v->element[0]->type == REDIS_REPLY_STRING) {
             in->has_first = sid_parse(v->element[0]->str, v->element[0]->len, &in->first);
-        } else if (strcmp(k->str, "max-deleted-entry-id") == 0 && v->type == REDIS_REPLY_STRING) {
-            sid_parse(v->str, v->len, &in->deleted);
         } else if (strcmp(k->str, "last-generated-id") == 0 && v->type == REDIS_REPLY_STRING) {
             sid_parse(v->str, v->len, &in->generated);
+        } else if (strcmp(k->str, "entries-added") == 0 && v->type == REDIS_REPLY_INTEGER) {
+            added = v->integer;
+        } else if (strcmp(k->str, "length") == 0 && v->type == REDIS_REPLY_INTEGER) {
+            length = v->integer;
         }
     }
+    in->trimmed = added > length;
     return 0;
 }
 
 /* The resume rule for a position L in a stream that exists: returns 1 and sets *to when
- * entries after L were trimmed (lost: L+1 .. *to), else 0 (all after L are there). */
+ * entries after L may have been trimmed (lost: L+1 .. *to, that is up to R-1, or up to G
+ * when the stream is empty), else 0 (every entry after L is there). */
 static int trimmed_after(const struct info *in, struct sid l, struct sid *to)
 {
-    if (in->has_first && sid_cmp(l, in->first) >= 0) {
+    if ((in->has_first && sid_cmp(l, in->first) >= 0) || !in->trimmed) {
         return 0;
     }
-    if (sid_cmp(in->deleted, l) <= 0) {
-        return 0;
-    }
-    *to = in->deleted;
-    if (in->has_first && sid_cmp(sid_prev(in->first), *to) < 0) {
-        *to = sid_prev(in->first);
-    }
-    return 1;
+    *to = in->has_first ? sid_prev(in->first) : in->generated;
+    return sid_cmp(l, *to) < 0;
 }
 
 /* Topic check: a new topic takes the stream's tail as its cursor; after a reconnect the
@@ -770,8 +774,7 @@ static void on_topic_info(redisAsyncContext *ac, void *r, void *priv)
         t->known = 1;
     } else if (!in.exists ? sid_cmp(c, zero) > 0
                           : sid_cmp(in.generated, c) < 0 ||
-                                (!(in.has_first && sid_cmp(in.first, c) <= 0) &&
-                                 sid_cmp(in.deleted, c) < 0)) {
+                                (!(in.has_first && sid_cmp(in.first, c) <= 0) && !in.trimmed)) {
         fprintf(stderr, "redis_gateway: stream %s is gone or new (Redis lost it): entries "
                         "after %s it held are lost; clients get a gap event\n", t->name, cs);
         before = sid_prev(in.first);
