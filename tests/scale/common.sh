@@ -74,8 +74,7 @@ start_nginx() {
 
 # publish TOPIC FIRST LAST [RATE]: entries with data "<seq> <unix us>" for seq FIRST..LAST,
 # as fast as possible or RATE a second (paced in steps of 10 ms, flushed each step).
-publish() {
-    python3 -c '
+PUBLISH_GEN='
 import sys, time
 first, last, rate = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 out, start = sys.stdout, time.monotonic()
@@ -86,5 +85,20 @@ for s in range(first, last + 1):
         if delay > 0:
             time.sleep(delay)
     out.write("%d %d\n" % (s, time.time_ns() // 1000))
-' "$2" "$3" "${4:-0}" | "$PUBLISH" --redis "127.0.0.1:$REDIS_PORT" --maxlen "${MAXLEN:-100000}" "$1"
+'
+publish() {
+    python3 -c "$PUBLISH_GEN" "$2" "$3" "${4:-0}" |
+        "$PUBLISH" --redis "127.0.0.1:$REDIS_PORT" --maxlen "${MAXLEN:-100000}" "$1"
+}
+
+# publish_bg TOPIC FIRST LAST RATE: the same in the background, both processes in
+# E2E_PIDS (sse_publish retries forever while Redis is away: the cleanup must stop it).
+publish_bg() {
+    local fifo=$E2E_DIR/publish.$1.fifo
+    mkfifo "$fifo"
+    python3 -c "$PUBLISH_GEN" "$2" "$3" "${4:-0}" >"$fifo" &
+    E2E_PIDS="$E2E_PIDS $!"
+    "$PUBLISH" --redis "127.0.0.1:$REDIS_PORT" --maxlen "${MAXLEN:-100000}" "$1" <"$fifo" \
+        2>>"$E2E_DIR/publish.err" &
+    E2E_PIDS="$E2E_PIDS $!"
 }
