@@ -4,7 +4,7 @@
  * failure test (tests/scale/failover.sh) and the benchmark (tests/bench/scale/run.sh).
  *
  *   scale_client --port P --topics a,b,c --connections N --events E
- *                [--timeout-s S] [--progress] [--http10]
+ *                [--timeout-s S] [--progress] [--ticks MS]
  *
  * Connection i reads GET /streams/<topic (i / 3) mod the number of topics> (HTTP/1.0: a proxy
  * answers without chunked encoding) from 127.0.0.1:P. Each event's data must be
@@ -12,6 +12,9 @@
  * connection must receive every seq from 0 to E-1 exactly once and in order; a jump is
  * allowed only right after an event of type "gap" (it is reported as lost events). On
  * EOF or error it reconnects after 100 ms with the parser's Last-Event-ID.
+ * --ticks MS reads examples/sse_server (--interval-ms MS) instead, GET /dates: the seq is
+ * the event id, the first one any, its publish time the tick's due time (dates_feed.h),
+ * and a connection is complete after E events (--topics is then ignored).
  * With --progress it prints "connected N" once all N connections have had their 200
  * response (the gateway sends it once the stream position is fixed), and "progress N" every 200 ms: N is the smallest count of events
  * any connection has received. At the end it prints one summary line; latency figures
@@ -54,6 +57,7 @@ struct conn {
     sse_parser p;
     char storage[1024];
     uint64_t next;   /* the seq expected next */
+    long count;      /* events received */
     int after_gap;   /* the last event was a gap */
     double retry_at; /* IDLE: when to connect */
     int streamed;    /* got a 200 head at least once */
@@ -61,7 +65,7 @@ struct conn {
 
 static struct {
     unsigned port;
-    long events;
+    long events, tick_ms;
     long problems, lost, gaps, reconnects, delivered;
     unsigned long *hist;
     long stamped;
@@ -108,14 +112,23 @@ static int on_event(void *user, const sse_event *ev)
         g.gaps++;
         return 0;
     }
-    n = ev->data_len < sizeof buf - 1 ? ev->data_len : sizeof buf - 1;
-    memcpy(buf, ev->data, n);
-    buf[n] = '\0';
-    fields = sscanf(buf, "%llu %lld", &seq, &stamp);
+    if (g.tick_ms > 0) { /* sse_server: id k is the tick due at EPOCH + k * interval */
+        fields = sscanf(ev->id, "%llu", &seq) == 1 ? 2 : 0;
+        stamp = (1704067200000LL + (long long)seq * g.tick_ms) * 1000;
+        if (c->count == 0) {
+            c->next = seq;
+        }
+    } else {
+        n = ev->data_len < sizeof buf - 1 ? ev->data_len : sizeof buf - 1;
+        memcpy(buf, ev->data, n);
+        buf[n] = '\0';
+        fields = sscanf(buf, "%llu %lld", &seq, &stamp);
+    }
     if (fields < 1) {
         problem(c, "unreadable data", 0);
         return 0;
     }
+    c->count++;
     if (seq < c->next) {
         problem(c, "duplicate or reordered", seq);
     } else {
@@ -173,8 +186,9 @@ static void start(struct conn *c)
     if (sse_last_id_header(&c->p, hdr, sizeof hdr, &hl) != SSE_OK) {
         hl = 0;
     }
-    len = snprintf(req, sizeof req, "GET /streams/%s HTTP/1.0\r\nHost: 127.0.0.1\r\n%s%s\r\n",
-                   c->topic, hl > 0 ? hdr : "", hl > 0 ? "\r\n" : "");
+    len = snprintf(req, sizeof req, "GET %s%s HTTP/1.0\r\nHost: 127.0.0.1\r\n%s%s\r\n",
+                   g.tick_ms > 0 ? "/dates" : "/streams/", g.tick_ms > 0 ? "" : c->topic,
+                   hl > 0 ? hdr : "", hl > 0 ? "\r\n" : "");
     if (write(c->fd, req, (size_t)len) != len) {
         drop(c);
         return;
@@ -259,6 +273,8 @@ int main(int argc, char **argv)
             n = (size_t)atol(argv[++a]);
         } else if (strcmp(argv[a], "--events") == 0) {
             g.events = atol(argv[++a]);
+        } else if (strcmp(argv[a], "--ticks") == 0) {
+            g.tick_ms = atol(argv[++a]);
         } else if (strcmp(argv[a], "--timeout-s") == 0) {
             timeout = atof(argv[++a]);
         } else {
@@ -294,8 +310,8 @@ int main(int argc, char **argv)
             if (c[i].state == IDLE && t >= c[i].retry_at) {
                 start(&c[i]);
             }
-            least = (long)c[i].next < least ? (long)c[i].next : least;
-            done += (long)c[i].next >= g.events;
+            least = c[i].count < least ? c[i].count : least;
+            done += c[i].count >= g.events;
             pfd[i].fd = c[i].state == IDLE ? -1 : c[i].fd;
             pfd[i].events = POLLIN;
         }
@@ -323,7 +339,7 @@ int main(int argc, char **argv)
         }
     }
     for (i = 0, done = 0; i < n; i++) {
-        done += (long)c[i].next >= g.events;
+        done += c[i].count >= g.events;
     }
     printf("scale_client: %zu of %zu connections complete, %ld events delivered in %.2f s "
            "(%.0f events/s), %ld reconnects, %ld gap events, %ld events lost, %ld problems",
