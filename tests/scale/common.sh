@@ -14,7 +14,7 @@ free_port() {
 wait_log() {
     local i want=${4:-1}
     for i in $(seq $(($3 * 20))); do
-        [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$want" ] && return 0
+        [ "$(grep -c -- "$2" "$1" 2>/dev/null || true)" -ge "$want" ] 2>/dev/null && return 0
         sleep 0.05
     done
     fail "$1: no $want line(s) matching '$2' within $3 s"
