@@ -95,15 +95,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REQUEST_CAP   4096  /* larger request heads get 431 */
-#define TOPIC_CAP     129   /* 128 bytes and a NUL */
-#define PAGE          64    /* entries per replay XRANGE */
-#define READ_COUNT    "512" /* entries per topic per XREAD */
-#define BLOCK_MS      "5000"
-#define WRITE_BUDGET  65536 /* bytes per client per poll round */
-#define BACKOFF_MIN   100
-#define BACKOFF_MAX   5000
-#define TIMER_MS      250   /* deadlines are checked this often */
+#define REQUEST_CAP  4096  /* larger request heads get 431 */
+#define TOPIC_CAP    129   /* 128 bytes and a NUL */
+#define PAGE         64    /* entries per replay XRANGE */
+#define READ_COUNT   "512" /* entries per topic per XREAD */
+#define BLOCK_MS     "5000"
+#define WRITE_BUDGET 65536 /* bytes per client per poll round */
+#define BACKOFF_MIN  100
+#define BACKOFF_MAX  5000
+#define TIMER_MS     250 /* deadlines are checked this often */
 
 struct sid { /* a stream entry ID */
     uint64_t ms, seq;
@@ -131,8 +131,8 @@ enum state {
 struct client {
     int fd;
     enum state state;
-    int dead;   /* 1: close, 2: reset (drop queued bytes) */
-    int busy;   /* a Redis command for it is in flight: freed only after its reply */
+    int dead; /* 1: close, 2: reset (drop queued bytes) */
+    int busy; /* a Redis command for it is in flight: freed only after its reply */
     int head_sent;
     size_t idx; /* index in its topic's array */
     struct topic *t;
@@ -167,12 +167,12 @@ static struct {
     char *scratch; /* one encoded frame */
     size_t scratch_cap;
 
-    struct rconn rd, cmd;  /* the XREAD loop; replays and checks */
-    int up;                /* both connected and rd's CLIENT ID known */
-    int broken;            /* a connection failed: tear both down outside callbacks */
-    long long rd_id;       /* CLIENT ID of rd, for CLIENT UNBLOCK */
-    int reading, unblock;  /* an XREAD in flight; its topic set is stale */
-    int unblock_sent;      /* CLIENT UNBLOCK sent for the XREAD in flight */
+    struct rconn rd, cmd; /* the XREAD loop; replays and checks */
+    int up;               /* both connected and rd's CLIENT ID known */
+    int broken;           /* a connection failed: tear both down outside callbacks */
+    long long rd_id;      /* CLIENT ID of rd, for CLIENT UNBLOCK */
+    int reading, unblock; /* an XREAD in flight; its topic set is stale */
+    int unblock_sent;     /* CLIENT UNBLOCK sent for the XREAD in flight */
     int64_t next_try, backoff;
     int64_t now;
 } g;
@@ -267,8 +267,10 @@ static int enqueue(struct client *c, const void *bytes, size_t n)
     }
     if (used + n > g.max_queue) {
         if (g.verbose || c->state == LIVE) {
-            fprintf(stderr, "redis_gateway: client %d is more than %zu KiB behind, "
-                            "disconnecting\n", c->fd, g.max_queue / 1024);
+            fprintf(stderr,
+                    "redis_gateway: client %d is more than %zu KiB behind, "
+                    "disconnecting\n",
+                    c->fd, g.max_queue / 1024);
         }
         c->dead = 2;
         return -1;
@@ -367,15 +369,17 @@ static size_t encode_entry(const redisReply *e, struct sid *id)
     }
     len = encode(&f);
     if (len == 0 || len > g.max_queue / 2) {
-        fprintf(stderr, "redis_gateway: entry %.*s cannot be sent (too large or an event "
-                        "type with CR/LF): clients get a gap event for it\n",
+        fprintf(stderr,
+                "redis_gateway: entry %.*s cannot be sent (too large or an event "
+                "type with CR/LF): clients get a gap event for it\n",
                 (int)f.id_len, f.id);
         len = encode_gap(*id, id);
     }
     return len;
 }
 
-static const char head_ok[] = "HTTP/1.1 200 OK\r\n" SSE_HTTP_HEADERS "X-Accel-Buffering: no\r\n\r\n";
+static const char head_ok[] =
+    "HTTP/1.1 200 OK\r\n" SSE_HTTP_HEADERS "X-Accel-Buffering: no\r\n\r\n";
 
 /* The response head and the retry frame, once: from then on a client's position is fixed
  * (a client that got its 200 misses no later entry). */
@@ -504,8 +508,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct rconn *rc = ac->data;
     if (status != REDIS_OK) {
-        fprintf(stderr, "redis_gateway: Redis %s:%d: %s\n", g.redis_host, g.redis_port,
-                ac->errstr);
+        fprintf(stderr, "redis_gateway: Redis %s:%d: %s\n", g.redis_host, g.redis_port, ac->errstr);
         rc->ac = NULL; /* hiredis frees it */
         g.broken = 1;
         return;
@@ -645,7 +648,7 @@ static void read_loop(void)
 {
     static const char **argv;
     static size_t *argl;
-    static char (*ids)[48];
+    static char(*ids)[48];
     static size_t room;
     size_t i, n = 0, argc;
 
@@ -775,13 +778,17 @@ static void on_topic_info(redisAsyncContext *ac, void *r, void *priv)
     } else if (!in.exists ? sid_cmp(c, zero) > 0
                           : sid_cmp(in.generated, c) < 0 ||
                                 (!(in.has_first && sid_cmp(in.first, c) <= 0) && !in.trimmed)) {
-        fprintf(stderr, "redis_gateway: stream %s is gone or new (Redis lost it): entries "
-                        "after %s it held are lost; clients get a gap event\n", t->name, cs);
+        fprintf(stderr,
+                "redis_gateway: stream %s is gone or new (Redis lost it): entries "
+                "after %s it held are lost; clients get a gap event\n",
+                t->name, cs);
         before = sid_prev(in.first);
         fan_out_gap(t, encode_gap(sid_next(c), in.has_first ? &before : NULL));
     } else if (trimmed_after(&in, c, &to)) {
-        fprintf(stderr, "redis_gateway: stream %s was trimmed past %s while Redis was away; "
-                        "clients get a gap event\n", t->name, cs);
+        fprintf(stderr,
+                "redis_gateway: stream %s was trimmed past %s while Redis was away; "
+                "clients get a gap event\n",
+                t->name, cs);
         fan_out_gap(t, encode_gap(sid_next(c), &to));
     }
     t->checked = 1;
@@ -883,8 +890,8 @@ static void pump(void)
             c->last = c->t->cursor; /* this page's end */
             sid_format(c->pos, a, sizeof a);
             sid_format(c->last, b, sizeof b);
-            redisAsyncCommand(g.cmd.ac, on_client_range, c, "XRANGE %s (%s %s COUNT %d",
-                              c->t->name, a, b, PAGE);
+            redisAsyncCommand(g.cmd.ac, on_client_range, c, "XRANGE %s (%s %s COUNT %d", c->t->name,
+                              a, b, PAGE);
         }
     }
     if (g.up && g.reading && g.unblock && !g.unblock_sent) {
@@ -1147,8 +1154,10 @@ static void timers(void)
             }
         } else if (c->q_len > c->q_off) {
             if (g.now - c->last_progress >= g.idle_timeout) {
-                fprintf(stderr, "redis_gateway: client %d took no output for %lld ms, "
-                                "disconnecting\n", c->fd, (long long)g.idle_timeout);
+                fprintf(stderr,
+                        "redis_gateway: client %d took no output for %lld ms, "
+                        "disconnecting\n",
+                        c->fd, (long long)g.idle_timeout);
                 c->dead = 2;
             }
         } else if (c->head_sent && c->state != RESPONDING && g.now - c->last_out >= g.keepalive) {

@@ -128,8 +128,8 @@ int main(int argc, char **argv)
 
     rc = connect_redis(host, port);
     for (;;) {
-        const char *av[10] = { "XADD", topic, "MAXLEN", "~", maxlen, "*", "data", NULL,
-                               "event", event };
+        const char *av[10] = { "XADD", topic,  "MAXLEN", "~",     maxlen,
+                               "*",    "data", NULL,     "event", event };
         size_t al[10], off = in_off, i, n = 0;
         int ac = event != NULL ? 10 : 8, broken = 0;
 
@@ -139,8 +139,8 @@ int main(int argc, char **argv)
             char *nl = memchr(in + off, '\n', in_len - off);
             size_t len = nl != NULL ? (size_t)(nl - (in + off)) : in_len - off;
             if (len > LINE_CAP || (nl == NULL && !in_eof && len == LINE_CAP)) {
-                fprintf(stderr, "sse_publish: line %lu is longer than %d bytes\n",
-                        lineno + n + 1, LINE_CAP);
+                fprintf(stderr, "sse_publish: line %lu is longer than %d bytes\n", lineno + n + 1,
+                        LINE_CAP);
                 return 1;
             }
             if (nl == NULL && (!in_eof || len == 0)) {

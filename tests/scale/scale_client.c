@@ -16,11 +16,11 @@
  * the event id, the first one any, its publish time the tick's due time (dates_feed.h),
  * and a connection is complete after E events (--topics is then ignored).
  * With --progress it prints "connected N" once all N connections have had their 200
- * response (the gateway sends it once the stream position is fixed), and "progress N" every 200 ms: N is the smallest count of events
- * any connection has received. At the end it prints one summary line; latency figures
- * (publish to receive, from the stamps) when the data carried them.
- * Exit 0 when every connection received all E events with no duplicate, reordering or
- * loss; 1 otherwise (each problem printed, up to 20).
+ * response (the gateway sends it once the stream position is fixed), and "progress N" every 200 ms:
+ * N is the smallest count of events any connection has received. At the end it prints one summary
+ * line; latency figures (publish to receive, from the stamps) when the data carried them. Exit 0
+ * when every connection received all E events with no duplicate, reordering or loss; 1 otherwise
+ * (each problem printed, up to 20).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -39,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BUCKET_US 50    /* latency histogram: 50 us buckets up to 10 s */
+#define BUCKET_US 50 /* latency histogram: 50 us buckets up to 10 s */
 #define BUCKETS   200000
 
 enum state {
@@ -214,7 +214,8 @@ static void readable(struct conn *c)
     len = (size_t)r;
     if (c->state == HEAD) {
         char *end;
-        size_t take = len < sizeof c->head - 1 - c->head_len ? len : sizeof c->head - 1 - c->head_len;
+        size_t take =
+            len < sizeof c->head - 1 - c->head_len ? len : sizeof c->head - 1 - c->head_len;
         memcpy(c->head + c->head_len, buf, take);
         c->head_len += take;
         c->head[c->head_len] = '\0';
@@ -225,7 +226,8 @@ static void readable(struct conn *c)
             }
             return;
         }
-        if (strncmp(c->head, "HTTP/1.1 200", 12) != 0 && strncmp(c->head, "HTTP/1.0 200", 12) != 0) {
+        if (strncmp(c->head, "HTTP/1.1 200", 12) != 0 &&
+            strncmp(c->head, "HTTP/1.0 200", 12) != 0) {
             drop(c); /* 502/503 from a proxy while a gateway is down: try again */
             return;
         }
