@@ -15,7 +15,8 @@
  *   --max-clients N      open connections (default 10000); more get 503 and a close
  *   --max-topics N       topics read at once (default 1024); a new one beyond gets 503
  *   --max-queue-kb KB    per-client output queue (default 256): a client that falls further
- *                        behind is disconnected (reset) and resumes with Last-Event-ID
+ *                        behind is disconnected (reset) and resumes with Last-Event-ID;
+ *                        it must hold a burst (one read: up to 64 entries of a topic)
  *   --head-timeout-ms MS the request head must arrive within MS (default 10000)
  *   --idle-timeout-ms MS a client with queued output that takes none of it for MS is
  *                        disconnected (default 30000)
@@ -98,7 +99,7 @@
 #define REQUEST_CAP  4096  /* larger request heads get 431 */
 #define TOPIC_CAP    129   /* 128 bytes and a NUL */
 #define PAGE         64    /* entries per replay XRANGE */
-#define READ_COUNT   "512" /* entries per topic per XREAD */
+#define READ_COUNT   "64" /* entries per topic per XREAD: the largest burst a queue takes */
 #define BLOCK_MS     "5000"
 #define WRITE_BUDGET 65536 /* bytes per client per poll round */
 #define BACKOFF_MIN  100
@@ -257,13 +258,23 @@ static struct sid sid_prev(struct sid id)
 
 /* ---- client output ------------------------------------------------------------------ */
 
-/* Appends bytes to c's queue. Returns 0, or -1 when the queue cap would be passed (the
- * client is then marked for a reset: it resumes elsewhere with Last-Event-ID). */
+static int flush(struct client *c);
+
+/* Appends bytes to c's queue. Returns 0, or -1 when the queue cap would be passed even
+ * after writing what the socket takes now (the client is then marked for a reset: it
+ * resumes, on any gateway, with Last-Event-ID). */
 static int enqueue(struct client *c, const void *bytes, size_t n)
 {
     size_t used = c->q_len - c->q_off;
     if (c->dead) {
         return -1;
+    }
+    if (used + n > g.max_queue) {
+        if (flush(c) < 0) {
+            c->dead = 1;
+            return -1;
+        }
+        used = c->q_len - c->q_off;
     }
     if (used + n > g.max_queue) {
         if (g.verbose || c->state == LIVE) {
