@@ -305,6 +305,9 @@ static int enqueue(struct client *c, const void *bytes, size_t n)
         c->q = q;
         c->q_cap = cap;
     }
+    if (c->q_len == c->q_off) {
+        c->last_progress = g.now; /* the idle deadline counts from the first byte queued */
+    }
     memcpy(c->q + c->q_len, bytes, n);
     c->q_len += n;
     return 0;
