@@ -96,9 +96,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REQUEST_CAP  4096  /* larger request heads get 431 */
-#define TOPIC_CAP    129   /* 128 bytes and a NUL */
-#define PAGE         64    /* entries per replay XRANGE */
+#define REQUEST_CAP  4096 /* larger request heads get 431 */
+#define TOPIC_CAP    129  /* 128 bytes and a NUL */
+#define PAGE         64   /* entries per replay XRANGE */
 #define READ_COUNT   "64" /* entries per topic per XREAD: the largest burst a queue takes */
 #define BLOCK_MS     "5000"
 #define WRITE_BUDGET 65536 /* bytes per client per poll round */
