@@ -789,9 +789,9 @@ static void on_topic_info(redisAsyncContext *ac, void *r, void *priv)
     if (!t->known) {
         t->cursor = in.exists ? in.generated : zero;
         t->known = 1;
-    } else if (!in.exists ? sid_cmp(c, zero) > 0
-                          : sid_cmp(in.generated, c) < 0 ||
-                                (!(in.has_first && sid_cmp(in.first, c) <= 0) && !in.trimmed)) {
+    } else if (sid_cmp(c, zero) > 0 && /* 0-0: nothing was delivered, nothing is owed */
+               (!in.exists || sid_cmp(in.generated, c) < 0 ||
+                (!(in.has_first && sid_cmp(in.first, c) <= 0) && !in.trimmed))) {
         fprintf(stderr,
                 "redis_gateway: stream %s is gone or new (Redis lost it): entries "
                 "after %s it held are lost; clients get a gap event\n",

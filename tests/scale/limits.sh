@@ -2,7 +2,8 @@
 # redis_gateway's limits and Redis going away, each checked against a real Redis:
 #   --max-clients (503), --head-timeout-ms, 404/405, --keepalive-ms, a stalled client
 #   reset by --max-queue-kb 64 while a normal one receives everything, --idle-timeout-ms,
-#   and clients kept (with keep-alives) while Redis is down, then served again.
+#   clients kept (with keep-alives) while Redis is down, then served again, and
+#   sse_publish waiting for Redis and adding its line once it is back.
 #   limits.sh GATEWAY PUBLISH                                          (about 8 s)
 set -u
 GATEWAY=$1 PUBLISH=$2
@@ -31,12 +32,14 @@ wait_log "$E2E_DIR/gw.err" 'lost Redis' 5
 before=$(grep -c '^keep-alive' "$E2E_DIR/ka.out")
 wait_log "$E2E_DIR/ka.out" '^keep-alive' 5 $((before + 3))
 echo "ok: Redis down, the streams stay open and get keep-alives"
+echo "after" | "$PUBLISH" --redis "127.0.0.1:$REDIS_PORT" k 2>"$E2E_DIR/pub.err" &
+pub=$!
+wait_log "$E2E_DIR/pub.err" 'retrying in' 5
 start_redis
-wait_log "$E2E_DIR/gw.err" 'connected to Redis' 15 2
-echo "after" | "$PUBLISH" --redis "127.0.0.1:$REDIS_PORT" k || fail "sse_publish"
+wait $pub || fail "sse_publish: $(cat "$E2E_DIR/pub.err")"
 wait $reader || fail "after the restart: $(cat "$E2E_DIR/after.out")"
 grep -q ' after$' "$E2E_DIR/after.out" || fail "after the restart: $(cat "$E2E_DIR/after.out")"
-echo "ok: Redis back: the same stream received the next entry"
+echo "ok: Redis back: sse_publish (started while it was down) added its line, the same stream received it"
 
 # a stalled client is reset at --max-queue-kb 64 while a reading one gets all 2,000 entries
 L stall "$GW_PORT_gw" s >"$E2E_DIR/stall.out" &
