@@ -20,6 +20,14 @@ E=$((RATE * SECONDS_))
 ulimit -n "$(ulimit -Hn)" # nginx runs 4 workers: each stays under it
 echo "fd limit $(ulimit -n); $(nproc) cores; $RATE events/s for $SECONDS_ s ($E events) per run"
 
+rss_kib() { # VmRSS of PIDs, summed, in KiB
+    local p t=0
+    for p in "$@"; do
+        t=$((t + $(awk '/^VmRSS:/ {print $2}' "/proc/$p/status")))
+    done
+    echo $t
+}
+
 cpu_s() { # utime + stime of PIDs, in seconds
     local p t=0
     for p in "$@"; do
@@ -39,10 +47,13 @@ printf '\n%-30s %8s %12s %9s %9s %14s %14s\n' setup clients events/s p50_ms p99_
 for n in "${@:-1000 10000}"; do
     for n1 in $n; do
         g0=$(cpu_s "$GW_PID_gw1" "$GW_PID_gw2" "$GW_PID_gw3") x0=$(cpu_s $workers)
+        r0=$(rss_kib "$GW_PID_gw1" "$GW_PID_gw2" "$GW_PID_gw3")
         "$CLIENT" --port "$HTTP_PORT" --topics bench$n1 --connections "$n1" --events "$E" \
             --timeout-s $((SECONDS_ + 60)) --progress >"$E2E_DIR/c$n1.out" 2>&1 &
         cpid=$!
         wait_log "$E2E_DIR/c$n1.out" "^connected $n1\$" 120
+        r1=$(rss_kib "$GW_PID_gw1" "$GW_PID_gw2" "$GW_PID_gw3")
+        echo "gateways' RSS: $r0 KiB before, $r1 KiB with $n1 clients connected (3 gateways)" >&2
         publish "bench$n1" 0 $((E - 1)) "$RATE"
         wait $cpid || echo "(clients incomplete: $(tail -1 "$E2E_DIR/c$n1.out"))"
         g1=$(cpu_s "$GW_PID_gw1" "$GW_PID_gw2" "$GW_PID_gw3") x1=$(cpu_s $workers)
