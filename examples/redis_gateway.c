@@ -12,14 +12,17 @@
  * Options (every wait has a deadline, every buffer a cap)
  *   --port P             0: any free port (the bound one is printed)
  *   --redis HOST:PORT    default 127.0.0.1:6379
- *   --max-clients N      open connections (default 10000); more get 503 and a close
+ *   --max-conns N        open connections (default 10000); one more gets 503 and a close
  *   --max-topics N       topics read at once (default 1024); a new one beyond gets 503
  *   --max-queue-kb KB    per-client output queue (default 256): a client that falls further
  *                        behind is disconnected (reset) and resumes with Last-Event-ID;
  *                        it must hold a burst (one read: up to 64 entries of a topic)
- *   --head-timeout-ms MS the request head must arrive within MS (default 10000)
- *   --idle-timeout-ms MS a client with queued output that takes none of it for MS is
- *                        disconnected (default 30000)
+ *   --idle-timeout-ms MS no byte within MS of the connect: closed (default 5000)
+ *   --head-timeout-ms MS no complete request head within MS: 408 and close (default 10000)
+ *   --send-timeout-ms MS a client with queued output that takes none of it for MS is
+ *                        reset (default 30000)
+ *   (--max-conns, --idle-timeout-ms, --head-timeout-ms and --keepalive-ms mean what they
+ *   mean for sse_server and h2_server.)
  *   --keepalive-ms MS    ": keep-alive" after MS without output (default 15000)
  *   --retry-ms MS        the "retry:" frame every stream starts with (default 1000)
  *   -v                   log each stream opened and closed
@@ -154,8 +157,8 @@ struct rconn {
 static struct {
     const char *redis_host;
     int redis_port;
-    size_t max_clients, max_topics, max_queue;
-    int64_t head_timeout, idle_timeout, keepalive;
+    size_t max_conns, max_topics, max_queue;
+    int64_t idle_timeout, head_timeout, send_timeout, keepalive;
     unsigned retry_ms;
     int verbose;
 
@@ -1120,7 +1123,7 @@ static void accept_all(int lfd)
             }
             return;
         }
-        if (g.n >= g.max_clients) {
+        if (g.n >= g.max_conns) {
             ssize_t w = write(fd, busy, sizeof busy - 1); /* best effort, then close */
             (void)w;
             close(fd);
@@ -1163,15 +1166,17 @@ static void timers(void)
             continue;
         }
         if (c->state == HEAD) {
-            if (g.now - c->since >= g.head_timeout) {
-                c->dead = 1;
+            if (c->in_len == 0 && g.now - c->since >= g.idle_timeout) {
+                c->dead = 1; /* said nothing at all: closed silently */
+            } else if (g.now - c->since >= g.head_timeout) {
+                respond(c, "408 Request Timeout", "request head took too long\n");
             }
         } else if (c->q_len > c->q_off) {
-            if (g.now - c->last_progress >= g.idle_timeout) {
+            if (g.now - c->last_progress >= g.send_timeout) {
                 fprintf(stderr,
                         "redis_gateway: client %d took no output for %lld ms, "
                         "disconnecting\n",
-                        c->fd, (long long)g.idle_timeout);
+                        c->fd, (long long)g.send_timeout);
                 c->dead = 2;
             }
         } else if (c->head_sent && c->state != RESPONDING && g.now - c->last_out >= g.keepalive) {
@@ -1222,11 +1227,12 @@ static void options(int argc, char **argv, unsigned *port)
     int a;
     g.redis_host = "127.0.0.1";
     g.redis_port = 6379;
-    g.max_clients = 10000;
+    g.max_conns = 10000;
     g.max_topics = 1024;
     g.max_queue = 256 * 1024;
+    g.idle_timeout = 5000;
     g.head_timeout = 10000;
-    g.idle_timeout = 30000;
+    g.send_timeout = 30000;
     g.keepalive = 15000;
     g.retry_ms = 1000;
     for (a = 1; a < argc; a++) {
@@ -1246,8 +1252,8 @@ static void options(int argc, char **argv, unsigned *port)
             host[n] = '\0';
             g.redis_host = host;
             g.redis_port = (int)p;
-        } else if (strcmp(o, "--max-clients") == 0) {
-            g.max_clients = number(argc, argv, &a, 1, 1000000);
+        } else if (strcmp(o, "--max-conns") == 0) {
+            g.max_conns = number(argc, argv, &a, 1, 1000000);
         } else if (strcmp(o, "--max-topics") == 0) {
             g.max_topics = number(argc, argv, &a, 1, 100000);
         } else if (strcmp(o, "--max-queue-kb") == 0) {
@@ -1256,6 +1262,8 @@ static void options(int argc, char **argv, unsigned *port)
             g.head_timeout = (int64_t)number(argc, argv, &a, 1, 3600000);
         } else if (strcmp(o, "--idle-timeout-ms") == 0) {
             g.idle_timeout = (int64_t)number(argc, argv, &a, 1, 3600000);
+        } else if (strcmp(o, "--send-timeout-ms") == 0) {
+            g.send_timeout = (int64_t)number(argc, argv, &a, 1, 3600000);
         } else if (strcmp(o, "--keepalive-ms") == 0) {
             g.keepalive = (int64_t)number(argc, argv, &a, 1, 3600000);
         } else if (strcmp(o, "--retry-ms") == 0) {
@@ -1263,9 +1271,10 @@ static void options(int argc, char **argv, unsigned *port)
         } else if (strcmp(o, "-v") == 0) {
             g.verbose = 1;
         } else {
-            fprintf(stderr, "usage: redis_gateway [--port P] [--redis HOST:PORT] [--max-clients N] "
+            fprintf(stderr, "usage: redis_gateway [--port P] [--redis HOST:PORT] [--max-conns N] "
                             "[--max-topics N] [--max-queue-kb KB] [--head-timeout-ms MS] "
-                            "[--idle-timeout-ms MS] [--keepalive-ms MS] [--retry-ms MS] [-v]\n");
+                            "[--idle-timeout-ms MS] [--send-timeout-ms MS] [--keepalive-ms MS] "
+                            "[--retry-ms MS] [-v]\n");
             exit(2);
         }
     }

@@ -2,7 +2,8 @@
 """limits.py CASE PORT [ARGS]: one client-side check against redis_gateway on 127.0.0.1:PORT
 (limits.sh starts the gateway with the flags each case needs). Every wait is bounded.
   cap PORT N             N idle connections are held; the next one gets 503
-  head PORT MS           a connection that sends no request is closed after about MS
+  idle PORT MS           a connection that sends nothing is closed after about MS
+  head PORT MS           an unfinished request head gets 408 after about MS
   errors PORT            404 for another path or a bad topic, 405 for POST
   keepalive PORT TOPIC   a stream gets ": keep-alive" comments (prints them: limits.sh counts)
   stall PORT TOPIC       a client that never reads (tiny receive buffer): prints "ready"
@@ -51,7 +52,7 @@ if case == "cap":
     if not head.startswith(b"HTTP/1.1 503"):
         fail("connection %d got %r, wanted 503" % (n + 1, head[:40]))
     print("ok: %d connections held, the next got 503" % n)
-elif case == "head":
+elif case == "idle":
     ms = int(sys.argv[3])
     s = connect()
     t0 = time.monotonic()
@@ -62,7 +63,17 @@ elif case == "head":
     took = (time.monotonic() - t0) * 1000
     if data != b"" or not (ms * 0.8 <= took <= ms + 3000):
         fail("closed after %.0f ms with %r, wanted about %d ms and nothing" % (took, data, ms))
-    print("ok: a silent connection was closed after %.0f ms (--head-timeout-ms %d)" % (took, ms))
+    print("ok: a silent connection was closed after %.0f ms (--idle-timeout-ms %d)" % (took, ms))
+elif case == "head":
+    ms = int(sys.argv[3])
+    s = connect()
+    s.sendall(b"GET /streams/x HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never finished
+    t0 = time.monotonic()
+    head = read_until(s, b"\r\n\r\n")
+    took = (time.monotonic() - t0) * 1000
+    if not head.startswith(b"HTTP/1.1 408") or not (ms * 0.8 <= took <= ms + 3000):
+        fail("got %r after %.0f ms, wanted 408 after about %d ms" % (head[:40], took, ms))
+    print("ok: an unfinished head got 408 after %.0f ms (--head-timeout-ms %d)" % (took, ms))
 elif case == "errors":
     for path, method, want in (("/other", "GET", b"404"), ("/streams/bad%20topic", "GET", b"404"),
                                ("/streams/", "GET", b"404"), ("/streams/x", "POST", b"405")):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # redis_gateway's limits and Redis going away, each checked against a real Redis:
-#   --max-clients (503), --head-timeout-ms, 404/405, --keepalive-ms, a stalled client
-#   reset by --max-queue-kb 64 while a normal one receives everything, --idle-timeout-ms,
+#   --max-conns (503), --idle-timeout-ms, --head-timeout-ms (408), 404/405, --keepalive-ms,
+#   a stalled client reset by --max-queue-kb 64 while a normal one receives everything,
+#   --send-timeout-ms,
 #   clients kept (with keep-alives) while Redis is down, then served again, and
 #   sse_publish waiting for Redis and adding its line once it is back.
 #   limits.sh GATEWAY PUBLISH                                          (about 8 s)
@@ -12,10 +13,12 @@ HERE=$(dirname "$0")
 L() { python3 "$HERE/limits.py" "$@"; }
 
 start_redis
-start_gateway cap --max-clients 3 --head-timeout-ms 5000
+start_gateway cap --max-conns 3
 L cap "$GW_PORT_cap" 3 || fail "cap"
-start_gateway gw --head-timeout-ms 700 --keepalive-ms 200 --max-queue-kb 64
-L head "$GW_PORT_gw" 700 || fail "head timeout"
+start_gateway gw --idle-timeout-ms 700 --head-timeout-ms 1200 --keepalive-ms 200 \
+    --max-queue-kb 64
+L idle "$GW_PORT_gw" 700 || fail "idle timeout"
+L head "$GW_PORT_gw" 1200 || fail "head timeout"
 L errors "$GW_PORT_gw" || fail "errors"
 
 # keep-alives, and a stream that lives through Redis going away
@@ -61,8 +64,8 @@ grep -q 'more than 64 KiB behind, disconnecting' "$E2E_DIR/gw.err" || fail "no q
 wait $fast || fail "the reading client: $(tail -2 "$E2E_DIR/fast.out")"
 echo "ok: the stalled client was reset at 64 KiB of queue; the reading one got 2,000 entries"
 
-# --idle-timeout-ms: a queue under its cap that the client takes nothing of
-start_gateway idle --idle-timeout-ms 800 --max-queue-kb 4096
+# --send-timeout-ms: a queue under its cap that the client takes nothing of
+start_gateway idle --send-timeout-ms 800 --max-queue-kb 4096
 L stall "$GW_PORT_idle" i >"$E2E_DIR/idle.out" &
 stall=$!
 E2E_PIDS="$E2E_PIDS $stall"

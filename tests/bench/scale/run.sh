@@ -38,7 +38,7 @@ cpu_s() { # utime + stime of PIDs, in seconds
 
 start_redis
 for gw in gw1 gw2 gw3; do
-    start_gateway $gw --max-clients 20000
+    start_gateway $gw --max-conns 20000
 done
 NGINX_WORKERS=4 NGINX_WORKER_CONNECTIONS=15000 start_nginx "$GW_PORT_gw1" "$GW_PORT_gw2" "$GW_PORT_gw3"
 workers=$(pgrep -P "$NGINX_PID" | tr "\n" " ")
