@@ -1,7 +1,11 @@
 # Shared by the scale tests and the scale benchmark (sourced, bash). Starts Redis, the
 # gateways and nginx on 127.0.0.1, each with its own config and files in one temp dir,
 # on free ports; every wait is bounded and waits on readiness (a port printed, a log line).
-# Uses ../e2e/lib.sh: E2E_DIR (the temp dir), fail, start_server, cleanup on exit.
+# Uses ../e2e/lib.sh: E2E_DIR (the temp dir), fail, start_server, cleanup on exit. A
+# missing tool is a skip (exit 77), which tests/check.sh counts as a failure.
+for tool in redis-server redis-cli nginx openssl python3 curl; do # tests/check.sh installs them
+    command -v $tool >/dev/null 2>&1 || { echo "SKIP: $tool not found"; exit 77; }
+done
 . "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
 SCALE_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
