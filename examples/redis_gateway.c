@@ -21,11 +21,11 @@
  *   --head-timeout-ms MS no complete request head within MS: 408 and close (default 10000)
  *   --send-timeout-ms MS a client with queued output that takes none of it for MS is
  *                        reset (default 30000)
- *   (--max-conns, --idle-timeout-ms, --head-timeout-ms and --keepalive-ms mean what they
- *   mean for sse_server and h2_server.)
  *   --keepalive-ms MS    ": keep-alive" after MS without output (default 15000)
  *   --retry-ms MS        the "retry:" frame every stream starts with (default 1000)
  *   -v                   log each stream opened and closed
+ *   --max-conns, --idle-timeout-ms, --head-timeout-ms and --keepalive-ms mean what they
+ *   mean for sse_server and h2_server.
  *
  * Streams and events
  *   GET /streams/<topic> serves the Redis Stream <topic> (1 to 128 bytes of A-Z a-z 0-9
@@ -50,9 +50,10 @@
  *                        lost range of IDs, inclusive; no id field), then the oldest
  *                        entries, then live. (Were L the very last trimmed entry, the
  *                        range holds none: Redis cannot tell, so the gap is announced.)
- *   A client without L starts at the tail as this gateway knew it when the client came:
- *   every entry added after that is delivered, also one added before the gateway's next
- *   read (the `$` race: this gateway never reads with `$`, it reads after the last ID).
+ *   A client without L starts at the tail as this gateway knew it when the client came
+ *   (its 200 is sent once that tail is known): every entry added after that is delivered,
+ *   also one added before the gateway's next read (the `$` race: this gateway never reads
+ *   with `$`, it reads after the last ID).
  *
  * Fan-out
  *   One XREAD loop (one Redis connection) per gateway reads all its topics after each
@@ -72,7 +73,7 @@
  *     Every client of the topic receives "gap" with data "<C+1> <R-1>" (R: the new
  *     stream's first entry) or "<C+1> +" when the new stream is still empty; then the
  *     gateway reads on after C. New entries get IDs from the clock (XADD *), larger than
- *     C unless the clock went back.
+ *     C unless the clock went back. (C = 0-0, nothing delivered yet: nothing is owed.)
  */
 #define _POSIX_C_SOURCE 200809L
 
