@@ -44,6 +44,7 @@ pkgs+=(qemu-user gcc-i686-linux-gnu libc6-dev-i386-cross libcmocka-dev:i386
        gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-s390x-linux-gnu libc6-dev-s390x-cross
        musl-tools mingw-w64 wine gcc-arm-none-eabi libnewlib-arm-none-eabi)
 pkgs+=(libcjson-dev) # examples/llm_stream: JSON through cJSON
+pkgs+=(redis-server nginx libhiredis-dev) # tests/scale: gateways over Redis behind nginx
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
