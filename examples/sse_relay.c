@@ -119,11 +119,11 @@ struct relay {
     /* upstream */
     struct url url;
     enum ustate ustate;
-    int ufd, chunked, exit_status;
+    int ufd, exit_status;
     int64_t u_at;           /* U_IDLE: reconnect time; else: deadline of the current wait */
     unsigned failures;
     long events_now;        /* whole events from the current upstream connection */
-    struct chunked ck;
+    struct http_body body;  /* U_BODY: its framing */
     char uhead[UP_HEAD_CAP];
     size_t uhead_len;
     sse_parser parser;
@@ -672,51 +672,44 @@ static void upstream_connected(struct relay *r, int64_t now)
 /* Body bytes (still chunk-coded when chunked) into the parser; records go to output. */
 static void upstream_body(struct relay *r, char *buf, size_t len, int64_t now)
 {
-    long n = r->chunked ? dechunk(&r->ck, buf, len) : (long)len;
-    size_t before = r->out_len;
+    size_t n = http_body_take(&r->body, buf, len), before = r->out_len;
 
-    if (n < 0) {
-        upstream_retry(r, now, "bad chunked encoding");
-        return;
-    }
-    sse_parser_feed(&r->parser, buf, (size_t)n, on_record, r); /* on_record never stops */
+    /* the events decoded before a bad chunk byte go out first */
+    sse_parser_feed(&r->parser, buf, n, on_record, r); /* on_record never stops */
     if (r->out_len != before) {
         r->last_out_ms = now;
     }
     r->u_at = now + r->upstream_ms;
-    if (r->chunked && r->ck.state == END) {
+    if (r->body.state == BAD) {
+        upstream_retry(r, now, "bad chunked encoding");
+    } else if (r->body.state == END) {
         upstream_retry(r, now, "end of stream");
     }
 }
 
-/* The response head: 1xx heads are skipped, then sse_check_response decides. */
+/* The response head (http_head: strict status line, 1xx heads skipped), then
+ * sse_check_response and the body's framing decide. */
 static void upstream_head(struct relay *r, int64_t now)
 {
-    char why[128], *body;
-    const char *ct, *te;
-    size_t ctlen = 0, telen = 0;
-    int status;
+    char why[160], *body = NULL;
+    const char *ct = NULL, *bad;
+    size_t ctlen = 0;
+    int status = http_head(r->uhead, &r->uhead_len, &body);
 
-    for (;;) {
-        body = strstr(r->uhead, "\r\n\r\n");
-        if (body == NULL) {
-            if (r->uhead_len == sizeof r->uhead - 1) {
-                upstream_stop(r, 1, "response head too large");
-            }
-            return;
+    if (status == 0) {
+        if (r->uhead_len == sizeof r->uhead - 1) {
+            upstream_stop(r, 1, "response head too large");
         }
-        body += 4;
-        if (sscanf(r->uhead, "HTTP/%*d.%*d %d", &status) != 1) {
-            upstream_stop(r, 1, "not an HTTP response");
-            return;
-        }
-        if (status / 100 != 1) {
-            break;
-        }
-        r->uhead_len -= (size_t)(body - r->uhead); /* 100 Continue and friends */
-        memmove(r->uhead, body, r->uhead_len + 1);
+        return;
     }
-    ct = header(r->uhead, "Content-Type", &ctlen);
+    if (status < 0) {
+        upstream_stop(r, 1, "not an HTTP/1.x status line");
+        return;
+    }
+    if (header(r->uhead, "Content-Type", &ct, &ctlen) < 0) {
+        upstream_stop(r, 1, "two different Content-Type headers");
+        return;
+    }
     snprintf(why, sizeof why, "HTTP %d", status);
     switch (sse_check_response(status, ct, ctlen)) {
     case SSE_OK: break;
@@ -730,9 +723,10 @@ static void upstream_head(struct relay *r, int64_t now)
         }
         return;
     }
-    te = header(r->uhead, "Transfer-Encoding", &telen);
-    r->chunked = te != NULL && telen >= 7 && strncasecmp(te + telen - 7, "chunked", 7) == 0;
-    memset(&r->ck, 0, sizeof r->ck);
+    if ((bad = http_body_begin(&r->body, r->uhead, why)) != NULL) {
+        upstream_stop(r, 1, bad);
+        return;
+    }
     r->ustate = U_BODY;
     fprintf(stderr, "sse_relay: upstream: streaming\n");
     upstream_body(r, body, r->uhead_len - (size_t)(body - r->uhead), now);
