@@ -153,7 +153,7 @@ ls.listen(8)
 ls.settimeout(30)
 threading.Thread(target=upstream_main, args=(ls,), daemon=True).start()
 up = "http://127.0.0.1:%d/up" % ls.getsockname()[1]
-relay = subprocess.Popen([relay_bin, "--port", "0", "--max-clients", "5", "--idle-timeout-ms",
+relay = subprocess.Popen([relay_bin, "--port", "0", "--max-conns", "5", "--idle-timeout-ms",
                           "300", "--head-timeout-ms", "800", "--keepalive-ms", "300",
                           "--stall-ms", "1000", "--queue-kb", "64", up],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
