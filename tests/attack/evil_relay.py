@@ -25,7 +25,8 @@ import sys
 import threading
 import time
 
-from evil_upstream import HEAD, Evil, expect, fail, send
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from evil_upstream import HEAD, Evil, expect, fail, send  # noqa: E402 (after the line above)
 
 NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
 
