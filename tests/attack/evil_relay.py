@@ -26,7 +26,7 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from evil_upstream import HEAD, Evil, expect, fail, send  # noqa: E402 (after the line above)
+from evil_upstream import HEAD, Evil, expect, fail, main, send  # noqa: E402 (after the line above)
 
 NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
 
@@ -162,11 +162,5 @@ def length(relay):
            "length: bytes after Content-Length were relayed", err)
 
 
-SCENARIOS = {f.__name__: f for f in (interim, status, te, ctype, chunk20, length)}
-
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[2] not in SCENARIOS:
-        print(__doc__)
-        sys.exit(2)
-    SCENARIOS[sys.argv[2]](sys.argv[1])
-    print("%s: PASS" % sys.argv[2], flush=True)
+    main((interim, status, te, ctype, chunk20, length), __doc__)
