@@ -59,14 +59,19 @@ class Relay:
         return s, got.split(b"\r\n\r\n", 1)[1]
 
     def finish(self, seconds=5):
-        """Waits for the relay's exit; returns (status or None, stderr)."""
+        """Waits for the relay's exit; returns (status or None, stderr). A sanitizer's
+        report (ASan exits 1 too) fails the test."""
         try:
             _, err = self.p.communicate(timeout=seconds)
-            return self.p.returncode, err.decode(errors="replace")
+            status = self.p.returncode
         except subprocess.TimeoutExpired:
             self.p.kill()
             _, err = self.p.communicate()
-            return None, err.decode(errors="replace")
+            status = None
+        err = err.decode(errors="replace")
+        if re.search(r"ERROR: AddressSanitizer|runtime error:|LeakSanitizer", err):
+            fail("sanitizer report:\n" + err[-3000:])
+        return status, err
 
 
 def until_eof(s, seconds):
