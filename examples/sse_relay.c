@@ -103,7 +103,7 @@ struct client {
     int fd;
     enum cstate state;
     int dead;                   /* to be closed: 1, or RESET */
-    int64_t born;               /* accept time, limits_limits_now_ms() */
+    int64_t born;               /* accept time, limits_now_ms() */
     int64_t deadline;           /* READING, RESPONDING: closed at this time */
     int64_t since;              /* STREAMING, CLOSING: when it began holding upstream */
     char in[REQUEST_CAP];
