@@ -40,6 +40,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "http_client.h"
 #include "sse.h"
 
 #include <errno.h>
@@ -65,33 +66,11 @@ enum outcome {
     REDIRECT /* to the URL run() wrote to *next */
 };
 
-struct url {
-    char host[256], port[8], path[2048];
-};
-
 struct client {
     sse_parser parser;
     char storage[65536]; /* events up to 48 KiB of data */
     long max_events, events, events_now;
     unsigned read_timeout_ms; /* --read-timeout-ms */
-};
-
-/* Chunked transfer coding, decoded in place. */
-struct chunked {
-    enum {
-        SIZE,
-        EXT,
-        SIZE_LF,
-        DATA,
-        DATA_CR,
-        DATA_LF,
-        TRAILER,
-        TRAILER_LF,
-        END,
-        BAD /* malformed: what was decoded before stands, the rest is not read */
-    } state;
-    unsigned long long left;
-    int line_empty;
 };
 
 static int on_event(void *user, const sse_event *ev)
@@ -119,46 +98,6 @@ static int on_event(void *user, const sse_event *ev)
     fflush(stdout);
     cl->events_now++;
     return ++cl->events == cl->max_events; /* non-zero stops the parser */
-}
-
-static int parse_url(const char *s, struct url *u)
-{
-    const char *host, *end, *path;
-    size_t hl;
-
-    if (strncmp(s, "http://", 7) != 0) {
-        return -1;
-    }
-    host = s + 7;
-    path = host + strcspn(host, "/?#");
-    strcpy(u->port, "80");
-    if (*host == '[') { /* [IPv6]:port */
-        end = memchr(host, ']', (size_t)(path - host));
-        if (end == NULL) {
-            return -1;
-        }
-        host++;
-        hl = (size_t)(end - host);
-        end++;
-    } else {
-        end = memchr(host, ':', (size_t)(path - host));
-        end = end ? end : path;
-        hl = (size_t)(end - host);
-    }
-    if (hl == 0 || hl >= sizeof u->host || (*end == ':' && (size_t)(path - end) > sizeof u->port)) {
-        return -1;
-    }
-    memcpy(u->host, host, hl);
-    u->host[hl] = '\0';
-    if (*end == ':') {
-        memcpy(u->port, end + 1, (size_t)(path - end - 1));
-        u->port[path - end - 1] = '\0';
-    }
-    if (strlen(path) + 2 > sizeof u->path) {
-        return -1;
-    }
-    snprintf(u->path, sizeof u->path, "%s%s", *path == '/' ? "" : "/", path);
-    return 0;
 }
 
 static int connect_to(const struct url *u)
@@ -207,51 +146,6 @@ static int send_all(int fd, const char *p, size_t len)
         len -= (size_t)w;
     }
     return 0;
-}
-
-/* Finds field name in the response head (NUL-terminated, "\r\n\r\n" at its end): *v and
- * *len get its value, whitespace trimmed. Returns 0 when it is absent, 1 when present, -1
- * when it appears twice with different values: these fields are singletons (RFC 9110,
- * 5.3), and a recipient cannot tell which one the sender meant. */
-static int header(const char *head, const char *name, const char **v, size_t *len)
-{
-    size_t nl = strlen(name);
-    const char *line = strstr(head, "\r\n");
-    int found = 0;
-
-    for (; line != NULL && line[2] != '\r'; line = strstr(line + 2, "\r\n")) {
-        const char *b = line + 2, *end = strstr(b, "\r\n");
-        if (strncasecmp(b, name, nl) != 0 || b[nl] != ':') {
-            continue;
-        }
-        b += nl + 1;
-        while (*b == ' ' || *b == '\t') {
-            b++;
-        }
-        while (end > b && (end[-1] == ' ' || end[-1] == '\t')) {
-            end--;
-        }
-        if (found && ((size_t)(end - b) != *len || memcmp(b, *v, *len) != 0)) {
-            return -1;
-        }
-        *v = b;
-        *len = (size_t)(end - b);
-        found = 1;
-    }
-    return found;
-}
-
-/* Reads the status line "HTTP/1.x NNN[ reason]" (RFC 9112, 4); returns NNN, or -1 when the
- * line is anything else (then the peer does not speak HTTP/1.x). */
-static int status_line(const char *line)
-{
-    size_t len = strcspn(line, "\r\n");
-    if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 || line[7] < '0' || line[7] > '9' ||
-        line[8] != ' ' || line[9] < '1' || line[9] > '5' || line[10] < '0' || line[10] > '9' ||
-        line[11] < '0' || line[11] > '9' || (len > 12 && line[12] != ' ')) {
-        return -1;
-    }
-    return (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
 }
 
 /* Resolves a Location value against u into next. Returns 0, or -1 when it is not an
@@ -315,89 +209,6 @@ static long read_within(int fd, char *buf, size_t cap, int64_t ms)
     return (long)r;
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Decodes buf[0..len) in place (the output is never longer than the input) and returns
- * the decoded length. ck->state is END after the last chunk, BAD at a malformed byte:
- * the bytes decoded before it are returned all the same, so no event is lost to it. */
-static size_t dechunk(struct chunked *ck, char *buf, size_t len)
-{
-    size_t i = 0, out = 0;
-
-    while (i < len && ck->state != END && ck->state != BAD) {
-        char c = buf[i];
-        switch (ck->state) {
-        case SIZE:
-            if (hexval(c) >= 0 && ck->left < (1ULL << 56)) {
-                ck->left = ck->left * 16 + (unsigned)hexval(c);
-            } else if (c == ';' || c == ' ' || c == '\t') {
-                ck->state = EXT; /* chunk extensions are ignored */
-            } else if (c == '\r') {
-                ck->state = SIZE_LF;
-            } else if (c == '\n') {
-                ck->state = ck->left ? DATA : TRAILER;
-            } else {
-                ck->state = BAD; /* also a size of more than 14 hex digits */
-            }
-            i++;
-            break;
-        case EXT:
-        case SIZE_LF:
-            if (c == '\n') {
-                ck->state = ck->left ? DATA : TRAILER;
-                ck->line_empty = 1;
-            } else if (ck->state == SIZE_LF) {
-                ck->state = BAD;
-            }
-            i++;
-            break;
-        case DATA: {
-            size_t n = len - i < ck->left ? len - i : (size_t)ck->left;
-            memmove(buf + out, buf + i, n);
-            out += n;
-            i += n;
-            ck->left -= n;
-            if (ck->left == 0) {
-                ck->state = DATA_CR;
-            }
-            break;
-        }
-        case DATA_CR:
-        case DATA_LF:
-            if (c == '\n') {
-                ck->state = SIZE;
-            } else if (c != '\r' || ck->state == DATA_LF) {
-                ck->state = BAD;
-            } else {
-                ck->state = DATA_LF;
-            }
-            i++;
-            break;
-        case TRAILER: /* trailer lines, then an empty line */
-        case TRAILER_LF:
-            if (c == '\n') {
-                if (ck->line_empty) {
-                    ck->state = END;
-                }
-                ck->line_empty = 1;
-            } else if (c != '\r') {
-                ck->line_empty = 0;
-            }
-            i++;
-            break;
-        case END:
-        case BAD: break;
-        }
-    }
-    return out;
-}
-
 /* Sends the request for u: the path, Accept, Cache-Control and Last-Event-ID. */
 static int send_request(struct client *cl, int fd, const struct url *u)
 {
@@ -422,59 +233,48 @@ static int send_request(struct client *cl, int fd, const struct url *u)
 }
 
 /* Reads the final response head into buf (cap bytes) within cl->read_timeout_ms,
- * skipping interim 1xx responses. Returns its status and sets *body (the bytes after the
- * head start there) and *have (the bytes in buf); or, after printing why, -1 (retry) or
- * -2 (fatal). */
+ * skipping interim 1xx responses (http_head). Returns its status and sets *body (the bytes
+ * after the head start there) and *have (the bytes in buf); or, after printing why, -1
+ * (retry) or -2 (fatal). */
 static int read_head(struct client *cl, int fd, char *buf, size_t cap, char **body, size_t *have)
 {
     int64_t deadline = now_ms() + cl->read_timeout_ms;
     int status;
 
-    for (;;) {
-        char *end;
+    buf[*have] = '\0';
+    while ((status = http_head(buf, have, body)) == 0) {
         long r;
-        buf[*have] = '\0';
-        while ((end = strstr(buf, "\r\n\r\n")) == NULL) {
-            if (*have == cap - 1) {
-                fprintf(stderr, "sse_client: response head too large, not retrying\n");
-                return -2;
-            }
-            r = read_within(fd, buf + *have, cap - 1 - *have, deadline - now_ms());
-            if (r <= 0) {
-                fprintf(stderr, "sse_client: %s before the end of the response head\n",
-                        r == 0    ? "connection closed"
-                        : r == -2 ? "read timeout"
-                                  : strerror(errno));
-                return -1;
-            }
-            *have += (size_t)r;
-            buf[*have] = '\0';
-        }
-        *body = end + 4;
-        status = status_line(buf);
-        if (status < 0) {
-            fprintf(stderr, "sse_client: not an HTTP/1.x status line, not retrying\n");
+        if (*have == cap - 1) {
+            fprintf(stderr, "sse_client: response head too large, not retrying\n");
             return -2;
         }
-        if (status >= 200 || status == 101) {
-            return status; /* 101: no upgrade was asked for, sse_check_response fails it */
+        r = read_within(fd, buf + *have, cap - 1 - *have, deadline - now_ms());
+        if (r <= 0) {
+            fprintf(stderr, "sse_client: %s before the end of the response head\n",
+                    r == 0    ? "connection closed"
+                    : r == -2 ? "read timeout"
+                              : strerror(errno));
+            return -1;
         }
-        /* interim (103 Early Hints...): drop it, the final response follows */
-        *have -= (size_t)(*body - buf);
-        memmove(buf, *body, *have);
+        *have += (size_t)r;
+        buf[*have] = '\0';
     }
+    if (status < 0) {
+        fprintf(stderr, "sse_client: not an HTTP/1.x status line, not retrying\n");
+        return -2;
+    }
+    return status;
 }
 
 /* One connection: request, response head, body. A redirect's target goes to *next. */
 static enum outcome run(struct client *cl, const struct url *u, struct url *next)
 {
-    char buf[16384];
-    size_t have = 0, ctlen = 0, telen = 0, cllen = 0, loclen = 0;
-    const char *ct = NULL, *te = NULL, *clv = NULL, *loc = NULL;
+    char buf[16384], why[160];
+    size_t have = 0, ctlen = 0, loclen = 0;
+    const char *ct = NULL, *loc = NULL, *bad;
     char *body = NULL;
-    struct chunked ck;
-    unsigned long long left = 0; /* Content-Length: body bytes still to come */
-    int fd, status, chunked, has_ct, has_te, has_len;
+    struct http_body hb;
+    int fd, status, has_ct;
 
     if ((fd = connect_to(u)) < 0) {
         return RETRY;
@@ -495,11 +295,8 @@ static enum outcome run(struct client *cl, const struct url *u, struct url *next
         return REDIRECT; /* a 3xx without a usable Location is final: it fails below */
     }
     has_ct = header(buf, "Content-Type", &ct, &ctlen);
-    has_te = header(buf, "Transfer-Encoding", &te, &telen);
-    has_len = header(buf, "Content-Length", &clv, &cllen);
-    if (has_ct < 0 || has_len < 0) {
-        fprintf(stderr, "sse_client: two different %s headers, not retrying\n",
-                has_ct < 0 ? "Content-Type" : "Content-Length");
+    if (has_ct < 0) {
+        fprintf(stderr, "sse_client: two different Content-Type headers, not retrying\n");
         close(fd);
         return FATAL;
     }
@@ -519,27 +316,11 @@ static enum outcome run(struct client *cl, const struct url *u, struct url *next
         close(fd);
         return FATAL;
     }
-    /* Transfer-Encoding: the one coding we decode, exactly; it overrides Content-Length */
-    chunked = has_te != 0;
-    if (has_te != 0 && (telen != 7 || strncasecmp(te, "chunked", 7) != 0)) {
-        fprintf(stderr, "sse_client: Transfer-Encoding %.*s not supported, not retrying\n",
-                has_te > 0 ? (int)telen : 9, has_te > 0 ? te : "(several)");
+    if ((bad = http_body_begin(&hb, buf, why)) != NULL) {
+        fprintf(stderr, "sse_client: %s, not retrying\n", bad);
         close(fd);
         return FATAL;
     }
-    if (!chunked && has_len) {
-        size_t i;
-        for (i = 0; i < cllen && i < 19 && clv[i] >= '0' && clv[i] <= '9'; i++) {
-            left = left * 10 + (unsigned)(clv[i] - '0');
-        }
-        if (cllen == 0 || i != cllen) {
-            fprintf(stderr, "sse_client: bad Content-Length %.*s, not retrying\n", (int)cllen,
-                    clv);
-            close(fd);
-            return FATAL;
-        }
-    }
-    memset(&ck, 0, sizeof ck);
 
     /* Body: bytes after the head first, then what arrives, until its end, an error, or
      * --read-timeout-ms without a byte. */
@@ -547,20 +328,16 @@ static enum outcome run(struct client *cl, const struct url *u, struct url *next
     memmove(buf, body, have);
     for (;;) {
         long r;
-        size_t n = chunked ? dechunk(&ck, buf, have) : have;
-        if (!chunked && has_len && n > left) {
-            n = (size_t)left; /* what follows the body is not part of the stream */
-        }
-        left -= !chunked && has_len ? n : 0;
+        size_t n = http_body_take(&hb, buf, have);
         if (sse_parser_feed(&cl->parser, buf, n, on_event, cl) == SSE_ERR_STOPPED) {
             close(fd); /* on_event: --max-events reached */
             return DONE;
         }
-        if (chunked && ck.state == BAD) {
+        if (hb.state == BAD) {
             fprintf(stderr, "sse_client: bad chunked encoding\n");
             break;
         }
-        if ((chunked && ck.state == END) || (!chunked && has_len && left == 0)) {
+        if (hb.state == END) {
             fprintf(stderr, "sse_client: end of stream\n");
             break;
         }

@@ -8,14 +8,20 @@
  *
  * Options (defaults in brackets)
  *   --port P                0: any free port; the bound one is printed [8081]
- *   --max-clients N         connections beyond N get 503 and are closed [1000]
  *   --queue-kb K            upstream is read only while every client has less than K KiB
  *                           waiting [256]
  *   --stall-ms MS           a client that holds upstream back this long is cut [10000]
- *   --idle-timeout-ms MS    a connection that sends nothing is closed after MS [5000]
- *   --head-timeout-ms MS    the request head must be complete within MS, else 408 [10000]
  *   --keepalive-ms MS       ": keep-alive" after MS without output, between events [15000]
  *   --upstream-timeout-ms MS  connect, response head, or silence from upstream [60000]
+ *   and the limits every server of this directory enforces (server_limits.h):
+ *   --idle-timeout-ms MS    a connection that sends nothing is closed after MS [5000]
+ *   --head-timeout-ms MS    the request head must be complete within MS, else 408 [10000]
+ *   --max-conns N           connections beyond N get 503 and are closed [10000, lowered to
+ *                           what RLIMIT_NOFILE allows]; out of descriptors, a reserve one
+ *                           answers 503 too, so accept() never spins
+ *   a request head with a NUL, a bare CR or a bare LF gets 400, one over 4 KiB 431, a
+ *   method other than GET 405; a plain answer the peer does not take within
+ *   --head-timeout-ms is reset. Each poll round reads at most 4 KiB per client.
  * It prints "listening on http://127.0.0.1:PORT/" and stops cleanly on SIGINT/SIGTERM.
  * Exit status: 0 on a signal or when upstream answers 204 (stop), 1 when upstream's
  * answer must not be retried (sse_check_response, sse_status_retryable), 2 on bad usage.
@@ -44,13 +50,18 @@
  * relay's gets one event of type "gap" whose data is the id it sent: events after it may
  * be missing.
  *
- * Plumbing from the other examples: http_client.h holds the URL parser, header lookup and
- * chunked decoder of sse_client.c; the poll loop, request reading and slow-client reset
- * follow sse_server.c.
+ * Upstream is read as sse_client reads it (http_client.h, shared with it): a strict
+ * "HTTP/1.x NNN" status line, interim 1xx heads skipped, Content-Type and Content-Length
+ * singletons, Transfer-Encoding exactly "chunked" or absent, the body cut at its
+ * Content-Length. A head that breaks these rules is final (exit 1), like a bad status; a
+ * bad chunk byte ends the connection after the events decoded before it are relayed, and
+ * the relay reconnects. No redirects: give the relay the final URL. The poll loop and
+ * slow-client reset follow sse_server.c.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "http_client.h"
+#include "server_limits.h"
 #include "sse.h"
 
 #include <arpa/inet.h>
@@ -65,7 +76,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,7 +103,9 @@ struct client {
     int fd;
     enum cstate state;
     int dead;                   /* to be closed: 1, or RESET */
-    int64_t since;              /* accept time; STREAMING: when it began holding upstream */
+    int64_t born;               /* accept time, limits_now_ms() */
+    int64_t deadline;           /* READING, RESPONDING: closed at this time */
+    int64_t since;              /* STREAMING, CLOSING: when it began holding upstream */
     char in[REQUEST_CAP];
     size_t in_len;
     const char *last_id;        /* WAITING: its Last-Event-ID (in `in`), or NULL */
@@ -113,17 +125,18 @@ enum ustate {
 
 struct relay {
     /* options */
-    unsigned max_clients;
+    struct limits lim;      /* --idle-timeout-ms, --head-timeout-ms, --max-conns */
     size_t queue;
-    int64_t stall_ms, idle_ms, head_ms, keepalive_ms, upstream_ms;
+    int64_t stall_ms, keepalive_ms, upstream_ms;
+    int paused;             /* out of file descriptors: not accepting until a client leaves */
     /* upstream */
     struct url url;
     enum ustate ustate;
-    int ufd, chunked, exit_status;
+    int ufd, exit_status;
     int64_t u_at;           /* U_IDLE: reconnect time; else: deadline of the current wait */
     unsigned failures;
     long events_now;        /* whole events from the current upstream connection */
-    struct chunked ck;
+    struct http_body body;  /* U_BODY: its framing */
     char uhead[UP_HEAD_CAP];
     size_t uhead_len;
     sse_parser parser;
@@ -146,13 +159,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop = 1;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- output buffer ------------------------------------------------------------------ */
@@ -320,9 +326,10 @@ static int flush(struct relay *r, struct client *c)
     return c->state == CLOSING || c->state == RESPONDING ? -1 : 0;
 }
 
-static void respond(struct client *c, const char *status)
+static void respond(struct relay *r, struct client *c, const char *status)
 {
     c->state = RESPONDING;
+    c->deadline = limits_now_ms() + r->lim.head_ms; /* a peer that never reads is reset */
     c->head_len = (size_t)snprintf(c->head, sizeof c->head,
                                    "HTTP/1.1 %s\r\nContent-Type: text/plain\r\nContent-Length: "
                                    "%zu\r\nConnection: close\r\n\r\n%s\n",
@@ -363,7 +370,7 @@ static void start_stream(struct relay *r, struct client *c)
      * SSE_FRAME_MAX of those can exceed HEAD_CAP, so a refusal is answered, not ignored. */
     err = sse_encode(c->head + c->head_len, sizeof c->head - c->head_len, &f, &len);
     if (err != SSE_OK) {
-        respond(c, "431 Request Header Fields Too Large");
+        respond(r, c, "431 Request Header Fields Too Large");
         return;
     }
     c->head_len += len;
@@ -374,12 +381,12 @@ static void start_stream(struct relay *r, struct client *c)
 }
 
 /* Handles a complete request head in c->in (NUL-terminated). */
-static void route(struct client *c)
+static void route(struct relay *r, struct client *c)
 {
     char *line = c->in, *end = strstr(line, "\r\n");
 
     if (strncmp(line, "GET ", 4) != 0) {
-        respond(c, "405 Method Not Allowed");
+        respond(r, c, "405 Method Not Allowed");
         return;
     }
     for (line = end + 2; *line != '\r' && *line != '\0'; line = end + 2) {
@@ -401,11 +408,12 @@ static void route(struct client *c)
     c->state = WAITING; /* started by the main loop when no event is in flight */
 }
 
-/* Reads what arrived. Returns -1 when the client must be closed. */
-static int on_readable(struct client *c)
+/* Reads what arrived: one read per poll round. Returns -1 when the client must be closed. */
+static int on_readable(struct relay *r, struct client *c)
 {
     char sink[512];
     ssize_t got;
+    long end;
 
     if (c->state != READING) { /* nothing more is expected: watch for EOF, drop the rest */
         got = read(c->fd, sink, sizeof sink);
@@ -417,10 +425,14 @@ static int on_readable(struct client *c)
     }
     c->in_len += (size_t)got;
     c->in[c->in_len] = '\0';
-    if (strstr(c->in, "\r\n\r\n") != NULL) {
-        route(c);
+    c->deadline = limits_deadline(&r->lim, c->born, 1);
+    end = limits_head_end(c->in, c->in_len, c->in_len - (size_t)got);
+    if (end < 0) {
+        respond(r, c, "400 Bad Request");
+    } else if (end > 0) {
+        route(r, c);
     } else if (c->in_len == sizeof c->in - 1) {
-        respond(c, "431 Request Header Fields Too Large");
+        respond(r, c, "431 Request Header Fields Too Large");
     }
     return 0;
 }
@@ -438,32 +450,20 @@ static void sweep(struct relay *r)
             close(c->fd);
             free(c);
             r->c[i] = r->c[--r->n];
+            r->paused = 0;
         }
     }
 }
 
 static void accept_all(struct relay *r, int lfd, int64_t now)
 {
-    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-                               "Content-Length: 17\r\nRetry-After: 10\r\nConnection: close\r\n"
-                               "\r\ntoo many clients\n";
     for (;;) {
-        int one = 1, fd = accept(lfd, NULL, NULL);
+        int one = 1, fd = limits_accept(&r->lim, lfd, r->n, 1, &r->paused);
         struct client *c;
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE) {
-                fprintf(stderr, "sse_relay: accept: %s\n", strerror(errno));
-            }
             return;
         }
         fcntl(fd, F_SETFL, O_NONBLOCK);
-        if (r->n >= r->max_clients) { /* one short write into an empty socket buffer */
-            if (write(fd, busy, sizeof busy - 1) < 0) {
-                fprintf(stderr, "sse_relay: 503: %s\n", strerror(errno));
-            }
-            close(fd);
-            continue;
-        }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (r->n == r->cap) {
             size_t cap = r->cap ? 2 * r->cap : 64;
@@ -479,7 +479,8 @@ static void accept_all(struct relay *r, int lfd, int64_t now)
             continue;
         }
         c->fd = fd;
-        c->since = now;
+        c->born = now;
+        c->deadline = limits_deadline(&r->lim, now, 0);
         r->c[r->n++] = c;
     }
 }
@@ -516,16 +517,24 @@ static size_t compact(struct relay *r)
     return low;
 }
 
-/* Deadlines: idle before the request, request head, slow readers; keep-alive. */
-static void timers(struct relay *r, int64_t now)
+/* Deadlines: idle before the request, request head (408), plain answers the peer does not
+ * take, slow readers; keep-alive. Returns the earliest of them still ahead (or later). */
+static int64_t timers(struct relay *r, int64_t now, int64_t later)
 {
     size_t i;
     for (i = 0; i < r->n; i++) {
         struct client *c = r->c[i];
-        if (c->state == READING && c->in_len == 0 && now - c->since >= r->idle_ms) {
+        if (c->dead) {
+            continue;
+        }
+        if ((c->state == READING || c->state == RESPONDING) && now < c->deadline) {
+            later = c->deadline < later ? c->deadline : later;
+        } else if (c->state == RESPONDING) {
+            c->dead = RESET;
+        } else if (c->state == READING && c->in_len == 0) {
             c->dead = 1; /* never said anything: just close */
-        } else if (c->state == READING && now - c->since >= r->head_ms) {
-            respond(c, "408 Request Timeout");
+        } else if (c->state == READING) {
+            respond(r, c, "408 Request Timeout");
         } else if (c->state == STREAMING || c->state == CLOSING) {
             /* stalled: holding upstream back, or owed its last bytes before the close */
             size_t owed = out_end(r, c) - c->pos + c->head_len - c->head_off;
@@ -552,6 +561,10 @@ static void timers(struct relay *r, int64_t now)
         }
         r->last_out_ms = now;
     }
+    if (!r->frame_open && r->last_out_ms + r->keepalive_ms < later) {
+        later = r->last_out_ms + r->keepalive_ms; /* none inside an event: no wake-up either */
+    }
+    return later;
 }
 
 /* ---- upstream ------------------------------------------------------------------------- */
@@ -672,51 +685,44 @@ static void upstream_connected(struct relay *r, int64_t now)
 /* Body bytes (still chunk-coded when chunked) into the parser; records go to output. */
 static void upstream_body(struct relay *r, char *buf, size_t len, int64_t now)
 {
-    long n = r->chunked ? dechunk(&r->ck, buf, len) : (long)len;
-    size_t before = r->out_len;
+    size_t n = http_body_take(&r->body, buf, len), before = r->out_len;
 
-    if (n < 0) {
-        upstream_retry(r, now, "bad chunked encoding");
-        return;
-    }
-    sse_parser_feed(&r->parser, buf, (size_t)n, on_record, r); /* on_record never stops */
+    /* the events decoded before a bad chunk byte go out first */
+    sse_parser_feed(&r->parser, buf, n, on_record, r); /* on_record never stops */
     if (r->out_len != before) {
         r->last_out_ms = now;
     }
     r->u_at = now + r->upstream_ms;
-    if (r->chunked && r->ck.state == END) {
+    if (r->body.state == BAD) {
+        upstream_retry(r, now, "bad chunked encoding");
+    } else if (r->body.state == END) {
         upstream_retry(r, now, "end of stream");
     }
 }
 
-/* The response head: 1xx heads are skipped, then sse_check_response decides. */
+/* The response head (http_head: strict status line, 1xx heads skipped), then
+ * sse_check_response and the body's framing decide. */
 static void upstream_head(struct relay *r, int64_t now)
 {
-    char why[128], *body;
-    const char *ct, *te;
-    size_t ctlen = 0, telen = 0;
-    int status;
+    char why[160], *body = NULL;
+    const char *ct = NULL, *bad;
+    size_t ctlen = 0;
+    int status = http_head(r->uhead, &r->uhead_len, &body);
 
-    for (;;) {
-        body = strstr(r->uhead, "\r\n\r\n");
-        if (body == NULL) {
-            if (r->uhead_len == sizeof r->uhead - 1) {
-                upstream_stop(r, 1, "response head too large");
-            }
-            return;
+    if (status == 0) {
+        if (r->uhead_len == sizeof r->uhead - 1) {
+            upstream_stop(r, 1, "response head too large");
         }
-        body += 4;
-        if (sscanf(r->uhead, "HTTP/%*d.%*d %d", &status) != 1) {
-            upstream_stop(r, 1, "not an HTTP response");
-            return;
-        }
-        if (status / 100 != 1) {
-            break;
-        }
-        r->uhead_len -= (size_t)(body - r->uhead); /* 100 Continue and friends */
-        memmove(r->uhead, body, r->uhead_len + 1);
+        return;
     }
-    ct = header(r->uhead, "Content-Type", &ctlen);
+    if (status < 0) {
+        upstream_stop(r, 1, "not an HTTP/1.x status line");
+        return;
+    }
+    if (header(r->uhead, "Content-Type", &ct, &ctlen) < 0) {
+        upstream_stop(r, 1, "two different Content-Type headers");
+        return;
+    }
     snprintf(why, sizeof why, "HTTP %d", status);
     switch (sse_check_response(status, ct, ctlen)) {
     case SSE_OK: break;
@@ -730,9 +736,10 @@ static void upstream_head(struct relay *r, int64_t now)
         }
         return;
     }
-    te = header(r->uhead, "Transfer-Encoding", &telen);
-    r->chunked = te != NULL && telen >= 7 && strncasecmp(te + telen - 7, "chunked", 7) == 0;
-    memset(&r->ck, 0, sizeof r->ck);
+    if ((bad = http_body_begin(&r->body, r->uhead, why)) != NULL) {
+        upstream_stop(r, 1, bad);
+        return;
+    }
     r->ustate = U_BODY;
     fprintf(stderr, "sse_relay: upstream: streaming\n");
     upstream_body(r, body, r->uhead_len - (size_t)(body - r->uhead), now);
@@ -788,99 +795,72 @@ static int listen_on(unsigned port)
     return fd;
 }
 
-/* Reads "--name N" into *v (0 .. max); returns 0 when argv[*a] is not that option. */
-static int option(int argc, char **argv, int *a, const char *name, long long max, long long *v)
-{
-    char *end;
-    if (strcmp(argv[*a], name) != 0) {
-        return 0;
-    }
-    if (*a + 1 >= argc) {
-        return -1;
-    }
-    errno = 0;
-    *v = strtoll(argv[++*a], &end, 10);
-    return errno || *end || *v < 0 || *v > max || argv[*a][0] < '0' || argv[*a][0] > '9' ? -1 : 1;
-}
-
 static int usage(void)
 {
-    fprintf(stderr, "usage: sse_relay [--port P] [--max-clients N] [--queue-kb K] [--stall-ms MS]\n"
-                    "         [--idle-timeout-ms MS] [--head-timeout-ms MS] [--keepalive-ms MS]\n"
-                    "         [--upstream-timeout-ms MS] http://host[:port]/path\n");
+    fprintf(stderr, "usage: sse_relay [--port P] [--queue-kb K] [--stall-ms MS] [--keepalive-ms MS]\n"
+                    "         [--upstream-timeout-ms MS] " LIMITS_USAGE "\n"
+                    "         http://host[:port]/path\n");
     return 2;
 }
 
 int main(int argc, char **argv)
 {
     static struct relay r;
-    long long port = 8081, max_clients = 1000, queue_kb = 256, v;
-    const long long day = 86400000;
+    unsigned port = 8081, queue_kb = 256;
     struct sigaction sa;
-    struct rlimit rl;
     struct pollfd *pfd = NULL;
     size_t npfd = 0, i;
     const char *url = NULL;
     int lfd, a;
 
+    limits_defaults(&r.lim, "sse_relay");
     r.stall_ms = 10000;
-    r.idle_ms = 5000;
-    r.head_ms = 10000;
     r.keepalive_ms = 15000;
     r.upstream_ms = 60000;
     for (a = 1; a < argc; a++) {
-        int rc = 0;
-        if ((rc = option(argc, argv, &a, "--port", 65535, &port)) != 0 ||
-            (rc = option(argc, argv, &a, "--max-clients", 1000000, &max_clients)) != 0 ||
-            (rc = option(argc, argv, &a, "--queue-kb", 1048576, &queue_kb)) != 0) {
-        } else if ((rc = option(argc, argv, &a, "--stall-ms", day, &v)) != 0) {
-            r.stall_ms = v;
-        } else if ((rc = option(argc, argv, &a, "--idle-timeout-ms", day, &v)) != 0) {
-            r.idle_ms = v;
-        } else if ((rc = option(argc, argv, &a, "--head-timeout-ms", day, &v)) != 0) {
-            r.head_ms = v;
-        } else if ((rc = option(argc, argv, &a, "--keepalive-ms", day, &v)) != 0) {
-            r.keepalive_ms = v;
-        } else if ((rc = option(argc, argv, &a, "--upstream-timeout-ms", day, &v)) != 0) {
-            r.upstream_ms = v;
+        if (strcmp(argv[a], "--port") == 0) {
+            port = limits_number("sse_relay", argc, argv, &a, 0, 65535);
+        } else if (strcmp(argv[a], "--queue-kb") == 0) {
+            queue_kb = limits_number("sse_relay", argc, argv, &a, 1, 1048576);
+        } else if (strcmp(argv[a], "--stall-ms") == 0) {
+            r.stall_ms = limits_number("sse_relay", argc, argv, &a, 1, 3600000);
+        } else if (strcmp(argv[a], "--keepalive-ms") == 0) {
+            r.keepalive_ms = limits_number("sse_relay", argc, argv, &a, 1, 3600000);
+        } else if (strcmp(argv[a], "--upstream-timeout-ms") == 0) {
+            r.upstream_ms = limits_number("sse_relay", argc, argv, &a, 1, 3600000);
+        } else if (limits_option(&r.lim, argc, argv, &a)) {
+            continue;
         } else if (argv[a][0] != '-' && url == NULL) {
             url = argv[a];
         } else {
-            rc = -1;
-        }
-        if (rc < 0) {
             return usage();
         }
     }
-    if (url == NULL || queue_kb == 0) {
+    if (url == NULL) {
         return usage();
     }
     if (parse_url(url, &r.url) < 0) {
         fprintf(stderr, "sse_relay: bad URL %s (only http://host[:port]/path)\n", url);
         return 2;
     }
-    r.max_clients = (unsigned)max_clients;
     r.queue = (size_t)queue_kb * 1024;
     r.ufd = -1;
     sse_parser_init(&r.parser, r.storage, sizeof r.storage, SSE_OPT_PIECES | SSE_OPT_COMMENTS |
                                                                 SSE_OPT_ID_RECORDS);
     srand((unsigned)time(NULL) ^ (unsigned)getpid()); /* jitter of the back-off only */
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max; /* one fd per client */
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    limits_setup(&r.lim); /* one fd per client: as many as the hard limit allows */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns EINTR */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    lfd = listen_on((unsigned)port);
-    r.last_out_ms = now_ms();
+    lfd = listen_on(port);
+    r.last_out_ms = limits_now_ms();
     r.u_at = r.last_out_ms; /* connect at once */
 
     while (!stop && !(r.ustate == U_STOPPED && r.n == 0)) {
-        int64_t now = now_ms(), timeout = 1000;
+        int64_t now = limits_now_ms(), timeout;
         size_t n = 0, behind;
         short uev = 0;
 
@@ -889,7 +869,7 @@ int main(int argc, char **argv)
         } else if (r.ustate != U_IDLE && r.ustate != U_STOPPED && now >= r.u_at) {
             upstream_retry(&r, now, "timed out");
         }
-        timers(&r, now);
+        timeout = timers(&r, now, now + 1000) - now; /* stalls are checked each second */
         for (i = 0; i < r.n; i++) {
             struct client *c = r.c[i];
             if (c->state == WAITING && !r.frame_open) {
@@ -909,8 +889,9 @@ int main(int argc, char **argv)
             r.u_at = now + r.upstream_ms; /* held back by a client, not upstream's silence */
         }
         if (r.ustate != U_STOPPED && r.u_at - now < timeout) {
-            timeout = r.u_at - now < 0 ? 0 : r.u_at - now;
+            timeout = r.u_at - now;
         }
+        timeout = timeout < 0 ? 0 : timeout;
 
         if (npfd < r.n + 2) {
             npfd = 2 * (r.n + 2);
@@ -921,7 +902,7 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
-        pfd[n].fd = r.ustate == U_STOPPED ? -1 : lfd; /* poll ignores a negative fd */
+        pfd[n].fd = r.ustate == U_STOPPED || r.paused ? -1 : lfd; /* poll ignores a negative fd */
         pfd[n++].events = POLLIN;
         pfd[n].fd = uev ? r.ufd : -1;
         pfd[n++].events = uev;
@@ -932,11 +913,11 @@ int main(int argc, char **argv)
         if (poll(pfd, (nfds_t)n, (int)timeout) < 0) {
             continue; /* EINTR: a signal */
         }
-        now = now_ms();
+        now = limits_now_ms();
         for (i = 0; i < r.n; i++) { /* pfd[i + 2] belongs to r.c[i] */
             struct client *c = r.c[i];
             short re = pfd[i + 2].revents;
-            if (((re & (POLLIN | POLLHUP | POLLERR)) && on_readable(c) < 0) ||
+            if (((re & (POLLIN | POLLHUP | POLLERR)) && on_readable(&r, c) < 0) ||
                 ((re & POLLOUT) && flush(&r, c) < 0)) {
                 c->dead = 1;
             }
@@ -961,6 +942,9 @@ int main(int argc, char **argv)
         close(r.ufd);
     }
     close(lfd);
+    if (r.lim.spare_fd >= 0) {
+        close(r.lim.spare_fd);
+    }
     free(r.c);
     free(r.out);
     free(pfd);

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""attack.py SERVER ATTACK: one attack on an example server, bounded (about 10 s), on 127.0.0.1.
+"""attack.py SERVER ATTACK [UPSTREAM]: one attack on an example server, bounded (about 10 s),
+on 127.0.0.1.
 
 The server is started here on port 0 with short limits (--interval-ms 500 --idle-timeout-ms
-1000 --head-timeout-ms 2000). Before the attack a real client (a separate process, so this
-one's work cannot delay its reads) opens /dates. Every attack then asserts:
+1000 --head-timeout-ms 2000). A relay (sse_relay) is a server too: UPSTREAM is then the
+sse_server binary it relays, started here first on port 0 with --interval-ms 500 (the
+relay gets the URL it prints, and the same limits). Before the attack a real client (a
+separate process, so this one's work cannot delay its reads) opens /dates. Every attack
+then asserts:
   - the server is still running (no crash) and, under the sanitizers, reported nothing;
   - its VmRSS stayed within baseline + RSS_BOUND_KIB at every sample taken during the attack
     (16 MiB; 128 MiB for mhd_server, a thread per connection);
@@ -61,6 +65,7 @@ SLACK_S = 3 if SANITIZED else 1
 LATE_MS = 2000 if SANITIZED else INTERVAL_MS
 EPOCH_MS = 1704067200000
 HOST = "127.0.0.1"
+UPSTREAM = None  # the sse_server binary a relay relays (the third argument)
 
 
 STARTED = []  # every process started here, ended on exit whatever happens
@@ -85,34 +90,45 @@ def now():
     return time.monotonic()
 
 
+def start(args, err, nofile=None):
+    """Starts a server; returns (process, port) once it printed its URL (within 10 s)."""
+    def limit():
+        if nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, preexec_fn=limit)
+    STARTED.append(p)
+    line = b""
+    deadline = now() + 10
+    while now() < deadline:
+        r, _, _ = select.select([p.stdout], [], [], 0.2)
+        if r:
+            line = p.stdout.readline()
+            break
+        if p.poll() is not None:
+            break
+    m = re.match(rb"listening on http://127.0.0.1:(\d+)/", line)
+    if not m:
+        err.seek(0)
+        fail("%s printed no port: %r %s" % (args[0], line, err.read().decode(errors="replace")))
+    return p, int(m.group(1))
+
+
 class Server:
-    def __init__(self, binary, extra, nofile=None):
+    def __init__(self, binary, extra, nofile=None, interval_ms=INTERVAL_MS):
         self.err = tempfile.TemporaryFile()
         self.binary = binary
-        args = [binary, "--port", "0", "--interval-ms", str(INTERVAL_MS)]
+        args = [binary, "--port", "0"]
+        tick = ["--interval-ms", str(interval_ms)]
+        if UPSTREAM:  # the relay's upstream: the ticks come from there
+            self.up_err = tempfile.TemporaryFile()
+            self.up, up_port = start([UPSTREAM, "--port", "0"] + tick, self.up_err)
+            tick = []
         if os.environ.get("ATTACK_NO_LIMIT_FLAGS") != "1":  # 1: a binary from before the limits
             args += ["--idle-timeout-ms", str(IDLE_MS), "--head-timeout-ms", str(HEAD_MS)]
-        args += extra
-
-        def limit():
-            if nofile:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.err,
-                                  preexec_fn=limit)
-        STARTED.append(self.p)
-        line = b""
-        deadline = now() + 10
-        while now() < deadline:
-            r, _, _ = select.select([self.p.stdout], [], [], 0.2)
-            if r:
-                line = self.p.stdout.readline()
-                break
-            if self.p.poll() is not None:
-                break
-        m = re.match(rb"listening on http://127.0.0.1:(\d+)/", line)
-        if not m:
-            fail("server printed no port: %r %s" % (line, self.stderr()))
-        self.port = int(m.group(1))
+        args += tick + extra
+        if UPSTREAM:
+            args.append("http://127.0.0.1:%d/dates" % up_port)
+        self.p, self.port = start(args, self.err, nofile)
         self.peak_rss = 0
 
     def stderr(self):
@@ -147,6 +163,8 @@ class Server:
         err = self.stderr()
         if re.search(r"ERROR: AddressSanitizer|runtime error:|LeakSanitizer", err):
             fail("sanitizer report:\n" + err[-3000:])
+        if UPSTREAM and self.up.poll() is not None:
+            fail("the upstream server died (status %s)" % self.up.returncode)
         return self.p.returncode
 
 
@@ -666,10 +684,12 @@ ATTACKS = {
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[2] not in ATTACKS:
+    global UPSTREAM
+    if len(sys.argv) not in (3, 4) or sys.argv[2] not in ATTACKS:
         print(__doc__)
         sys.exit(2)
     binary, name = sys.argv[1], sys.argv[2]
+    UPSTREAM = sys.argv[3] if len(sys.argv) == 4 else None
     fn, extra, nofile = ATTACKS[name]
     if name == "keepalive":
         keepalive_run(binary)
@@ -678,7 +698,7 @@ def main():
 
 
 def keepalive_run(binary):
-    srv = Server(binary, ["--keepalive-ms", "300", "--interval-ms", "3600000"])
+    srv = Server(binary, ["--keepalive-ms", "300"], interval_ms=3600000)
     keepalive(srv)
     srv.stop()
     print("keepalive: PASS", flush=True)

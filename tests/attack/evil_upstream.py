@@ -335,12 +335,16 @@ def retry0(client):
     expect(n <= 30, "retry0: %d connections in 3 s: the back-off does not hold" % n)
 
 
-SCENARIOS = {f.__name__: f for f in (interim, status, chunk20, length, te, ctype, headforever,
-                                      hugeheader, redirect, loop, drip, quiet, retry0)}
+def main(scenarios, doc):
+    """Runs the scenario argv[2] names (one of the functions scenarios) on binary argv[1]."""
+    by_name = {f.__name__: f for f in scenarios}
+    if len(sys.argv) != 3 or sys.argv[2] not in by_name:
+        print(doc)
+        sys.exit(2)
+    by_name[sys.argv[2]](sys.argv[1])
+    print("%s: PASS" % sys.argv[2], flush=True)
+
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[2] not in SCENARIOS:
-        print(__doc__)
-        sys.exit(2)
-    SCENARIOS[sys.argv[2]](sys.argv[1])
-    print("%s: PASS" % sys.argv[2], flush=True)
+    main((interim, status, chunk20, length, te, ctype, headforever, hugeheader, redirect, loop,
+          drip, quiet, retry0), __doc__)

@@ -2,9 +2,11 @@
 """relay_limits.py SSE_RELAY: sse_relay's limits and failure paths, against a scripted
 upstream on 127.0.0.1. In order:
   - upstream answers 503 first: the relay backs off and reconnects;
-  - a connection that sends nothing is closed (--idle-timeout-ms); a request head that
-    never ends gets 408 (--head-timeout-ms); a 5,000-byte head gets 431; POST gets 405;
-  - past --max-clients connections, the next one gets 503;
+  - the limits of server_limits.h, as in every server: a connection that sends nothing
+    is closed (--idle-timeout-ms); a request head that never ends gets 408
+    (--head-timeout-ms); a head with a bare LF gets 400; a 5,000-byte head gets 431; POST
+    gets 405 (tests/attack runs the servers' attacks on the relay as well);
+  - past --max-conns connections, the next one gets 503;
   - an idle stream gets ": keep-alive" (--keepalive-ms);
   - a client resuming with a Last-Event-ID that is not the relay's gets a "gap" event
     and the relay's id;
@@ -153,7 +155,7 @@ ls.listen(8)
 ls.settimeout(30)
 threading.Thread(target=upstream_main, args=(ls,), daemon=True).start()
 up = "http://127.0.0.1:%d/up" % ls.getsockname()[1]
-relay = subprocess.Popen([relay_bin, "--port", "0", "--max-clients", "5", "--idle-timeout-ms",
+relay = subprocess.Popen([relay_bin, "--port", "0", "--max-conns", "5", "--idle-timeout-ms",
                           "300", "--head-timeout-ms", "800", "--keepalive-ms", "300",
                           "--stall-ms", "1000", "--queue-kb", "64", up],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -170,6 +172,7 @@ if how != "eof" or got:
     fail("silent connection: %s after %r" % (how, got))
 for what, request, status in (
         ("unfinished head", b"GET / HTTP/1.1\r\nHost: x\r\n", b" 408 "),
+        ("bare LF", b"GET / HTTP/1.1\nHost: x\n\n", b" 400 "),
         ("5,000-byte head", b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 5000 + b"\r\n\r\n", b" 431 "),
         ("POST", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", b" 405 ")):
     s = connect(port)
@@ -193,7 +196,7 @@ for c in others:
 over = connect(port)
 over.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 if b" 503 " not in recv_until(over, b"503", 3):
-    fail("connection over --max-clients: no 503")
+    fail("connection over --max-conns: no 503")
 for c in others[1:]:
     c.close()
 
@@ -270,7 +273,7 @@ err = relay.stderr.read().decode()
 for want in ("HTTP 503", "stalled for", "event type longer", "event cut off", "HTTP 204"):
     if want not in err:
         fail("relay stderr lacks %r:\n%s" % (want, err))
-print("relay limits: idle close, 408, 431, 405, 503 over the cap, keep-alive, gap on resume; "
+print("relay limits: idle close, 408, 400, 431, 405, 503 over the cap, keep-alive, gap on resume; "
       "back-off after upstream 503: %.1f s; 16 MB to a reader in %.2f s while a non-reader "
       "was cut; dropped and cut events closed the readers; Last-Event-ID e999 sent upstream; %.1f s in all"
       % (backoff, flood, time.monotonic() - t0))
