@@ -352,5 +352,8 @@ int main(int argc, char **argv)
         printf(", latency p50 %.2f ms p99 %.2f ms", percentile(0.50), percentile(0.99));
     }
     printf("\n");
+    free(c); /* freed, so that a leak checker has nothing to report */
+    free(pfd);
+    free(g.hist);
     return done == n && g.problems == 0 && g.lost == 0 ? 0 : 1;
 }
