@@ -8,8 +8,9 @@
 #   3. the unit tests and replays under ASan+UBSan (gcc and clang) and valgrind; the
 #      examples' end-to-end and attack tests against their ASan+UBSan builds
 #   4. fuzzers (FUZZ_SECONDS each, default 60), clang-tidy and cppcheck
-#   5. the benchmark in its short mode (it checks its event counts)
-#   6. README's two commands in both orders, each on a fresh clone (tests/two_commands.sh)
+#   5. portability: cross builds run under qemu-user and wine (tests/portability.sh)
+#   6. the benchmark in its short mode (it checks its event counts)
+#   7. README's two commands in both orders, each on a fresh clone (tests/two_commands.sh)
 # Every configure states every SSE_ option, whatever a previous one cached; a ctest that
 # finds no test, or any stage that runs nothing, fails the run.
 # Environment: FUZZ_SECONDS (fuzz time per fuzzer), SSE_QUICK=1 (stages 1-2 only),
