@@ -98,6 +98,35 @@ unsigned long sse_version(void)
  * Line ends: CR, LF and CR LF, for the parser and the serializer alike
  * ------------------------------------------------------------------------------------- */
 
+/* Two implementations of one scanner, chosen when sse.c is compiled (SSE_SIMD, below):
+ * the scalar one (memchr for CR and for LF) everywhere, and a vector one that reads each
+ * chunk once in 64-byte blocks, finding CR and LF together and, for the parser, checking
+ * UTF-8 in the same pass. Both answer next_eol() identically; the vector one may also
+ * tell clean_value() that the chunk is valid UTF-8 up to some point.
+ *
+ * SSE_SIMD (a testing switch; nobody needs to set it): 0 forces the scalar path, 1 the
+ * baseline vector path (SSE2 on x86, NEON on aarch64), unset or 2 the best the CPU has
+ * (AVX2, chosen at run time on x86-64). tests/ build the library each way and compare. */
+#ifndef SSE_SIMD
+#define SSE_SIMD 2
+#endif
+#if SSE_SIMD >= 1 && defined(__GNUC__) && defined(__SSE2__)
+#define VEC_SSE2 1
+#include <emmintrin.h>
+#if SSE_SIMD >= 2 && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 5)
+#define VEC_AVX2 1
+#include <immintrin.h>
+#endif
+#elif SSE_SIMD >= 1 && defined(__GNUC__) && defined(__ARM_NEON) && defined(__aarch64__)
+#define VEC_NEON 1
+#include <arm_neon.h>
+#endif
+#if defined(VEC_SSE2) || defined(VEC_NEON)
+#define VEC 1
+#endif
+
+#ifndef VEC
+
 /* Offset of the first ch in d[from..len), or len. */
 static size_t find(const char *d, size_t from, size_t len, char ch)
 {
@@ -120,6 +149,13 @@ static void scan_init(eol_scan *e, const char *s, size_t from, size_t len)
     e->cr = find(s, from, len, '\r');
 }
 
+/* The parser's UTF-8 check is clean_value()'s own here (valid_prefix, per chunk). */
+static void scan_utf8(eol_scan *e, const char **valid_to)
+{
+    (void)e;
+    (void)valid_to;
+}
+
 /* Offset of the first CR or LF at or after at, or len. */
 static size_t next_eol(eol_scan *e, size_t at)
 {
@@ -131,6 +167,371 @@ static size_t next_eol(eol_scan *e, size_t at)
     }
     return e->lf < e->cr ? e->lf : e->cr;
 }
+
+#else /* VEC */
+
+#define BLOCK 64u
+
+static size_t valid_prefix(const unsigned char *u, size_t n);
+
+/* The vector scanner. Blocks are read in order from the scan's start; the line ends of
+ * the block last read wait in mask until next_eol() passes them.
+ * INVARIANT (UTF-8, while u8 is set): *u8 points to the end of the blocks read so far,
+ * and s[u8_from..*u8) is valid UTF-8 but for a sequence the last block may leave
+ * unfinished. A line end is ASCII, so a value whose line end lies before *u8 is valid;
+ * a block with an error leaves *u8 at its start and clears u8 (the rest of the chunk is
+ * left to clean_value's scalar check). */
+typedef struct eol_scan {
+    const char *s;
+    size_t len, next, base; /* next block's offset; base: offset of mask's bit 0 */
+    uint64_t mask;          /* line ends of the block at base, not passed yet */
+    const char **u8;        /* UTF-8 check: where to write how far the chunk is valid */
+    size_t u8_from, u8_pos; /* start of the check; SSE2: end of the checked sequences */
+    int avx2;               /* the CPU has AVX2 */
+} eol_scan;
+
+static void scan_init(eol_scan *e, const char *s, size_t from, size_t len)
+{
+    e->s = s;
+    e->len = len;
+    e->next = from;
+    e->base = from;
+    e->mask = 0;
+    e->u8 = NULL;
+    e->u8_from = from;
+#ifdef VEC_AVX2
+    e->avx2 = __builtin_cpu_supports("avx2");
+#else
+    e->avx2 = 0;
+#endif
+}
+
+/* Checks UTF-8 in the same pass from here on. Continuation bytes at the start belong to
+ * a sequence the last chunk began (the slow path repairs it): the check starts after
+ * them, as if ASCII came before. */
+static void scan_utf8(eol_scan *e, const char **valid_to)
+{
+    size_t i = e->next;
+    while (i < e->len && i < e->next + 3 && (e->s[i] & 0xC0) == 0x80) {
+        i++;
+    }
+    e->u8 = valid_to;
+    e->u8_from = i;
+    e->u8_pos = i;
+    *valid_to = e->s + i;
+}
+
+/* A copy of the block at b (n bytes) with the 3 bytes before it, for the blocks that
+ * cannot be read in place: the chunk's last (a read past len could fault) and the
+ * first (bytes before u8_from count as ASCII: they are zeros here, as is the padding). */
+static const unsigned char *padded(const eol_scan *e, size_t b, size_t n,
+                                   unsigned char buf[3 + BLOCK])
+{
+    size_t i;
+    memset(buf, 0, 3 + BLOCK);
+    for (i = 0; i < 3 + n; i++) {
+        if (b + i >= 3 && b + i - 3 >= e->u8_from) {
+            buf[i] = (unsigned char)e->s[b + i - 3];
+        }
+    }
+    return buf + 3;
+}
+
+/* One step of a sequence that advances the check in a block: *u8 moves to the block's
+ * end, or on an error stays and the check stops. */
+static void u8_block(eol_scan *e, size_t b, size_t n, int bad)
+{
+    if (bad) {
+        e->u8 = NULL;
+    } else {
+        *e->u8 = e->s + b + n;
+    }
+}
+
+/* Bits below n of a 64-bit mask (n <= 64). */
+static uint64_t below(size_t n)
+{
+    return n >= BLOCK ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1u;
+}
+
+#if defined(VEC_AVX2) || defined(VEC_NEON)
+/* UTF-8 validation by table lookup (Keiser and Lemire, "Validating UTF-8 in less than
+ * one instruction per byte", 2021): each byte pair (previous byte, byte) is classified by
+ * three 16-entry tables, indexed by the previous byte's high and low nibble and this
+ * byte's high nibble; the AND of the three entries is non-zero for every error a pair can
+ * show (too short, too long, overlong, surrogate, over U+10FFFF, two continuations), and
+ * its top bit marks "continuation"; a byte 2 or 3 after a 3- or 4-byte lead must be one.
+ * Written from the paper's tables; checked against valid_prefix by tests/fuzz. */
+#define U8_SHORT  0x01u /* lead then no continuation, or lead then lead */
+#define U8_LONG   0x02u /* continuation after ASCII */
+#define U8_OVER3  0x04u /* E0 80..9F */
+#define U8_LARGE  0x08u /* F4 90..BF, F5..FF */
+#define U8_SURR   0x10u /* ED A0..BF */
+#define U8_OVER2  0x20u /* C0, C1 */
+#define U8_L1000  0x40u /* F5..FF 80..8F; F0 80..8F (overlong 4) shares the bit */
+#define U8_TWO    0x80u /* continuation after continuation */
+#define U8_CARRY  (U8_SHORT | U8_LONG | U8_TWO)
+
+/* Whether the 3 bytes before p start a sequence that needs bytes from p on. */
+static int u8_unfinished(const unsigned char *p)
+{
+    return p[-1] >= 0xC0 || p[-2] >= 0xE0 || p[-3] >= 0xF0;
+}
+static const unsigned char U8_BYTE1_HIGH[16] = {
+    U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG,
+    U8_TWO, U8_TWO, U8_TWO, U8_TWO,
+    U8_SHORT | U8_OVER2, U8_SHORT, U8_SHORT | U8_OVER3 | U8_SURR,
+    U8_SHORT | U8_LARGE | U8_L1000
+};
+static const unsigned char U8_BYTE1_LOW[16] = {
+    U8_CARRY | U8_OVER3 | U8_OVER2 | U8_L1000, U8_CARRY | U8_OVER2, U8_CARRY, U8_CARRY,
+    U8_CARRY | U8_LARGE, U8_CARRY | U8_LARGE | U8_L1000, U8_CARRY | U8_LARGE | U8_L1000,
+    U8_CARRY | U8_LARGE | U8_L1000, U8_CARRY | U8_LARGE | U8_L1000,
+    U8_CARRY | U8_LARGE | U8_L1000, U8_CARRY | U8_LARGE | U8_L1000,
+    U8_CARRY | U8_LARGE | U8_L1000, U8_CARRY | U8_LARGE | U8_L1000,
+    U8_CARRY | U8_LARGE | U8_L1000 | U8_SURR, U8_CARRY | U8_LARGE | U8_L1000,
+    U8_CARRY | U8_LARGE | U8_L1000
+};
+static const unsigned char U8_BYTE2_HIGH[16] = {
+    U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT,
+    U8_LONG | U8_OVER2 | U8_TWO | U8_OVER3 | U8_L1000,
+    U8_LONG | U8_OVER2 | U8_TWO | U8_OVER3 | U8_LARGE,
+    U8_LONG | U8_OVER2 | U8_TWO | U8_SURR | U8_LARGE,
+    U8_LONG | U8_OVER2 | U8_TWO | U8_SURR | U8_LARGE,
+    U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT
+};
+#endif
+
+#ifdef VEC_AVX2
+#define AVX2 __attribute__((target("avx2")))
+
+AVX2 static __m256i avx2_table(const unsigned char t[16])
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)t));
+}
+
+/* Non-zero bytes where p[0..32) has a UTF-8 error (p[-3..0) read as context). */
+AVX2 static __m256i avx2_u8_errors(const unsigned char *p, __m256i t1h, __m256i t1l, __m256i t2h)
+{
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    __m256i in = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i p1 = _mm256_loadu_si256((const __m256i *)(const void *)(p - 1));
+    __m256i p2 = _mm256_loadu_si256((const __m256i *)(const void *)(p - 2));
+    __m256i p3 = _mm256_loadu_si256((const __m256i *)(const void *)(p - 3));
+    __m256i sc = _mm256_and_si256(
+        _mm256_and_si256(_mm256_shuffle_epi8(t1h, _mm256_and_si256(_mm256_srli_epi16(p1, 4), nib)),
+                         _mm256_shuffle_epi8(t1l, _mm256_and_si256(p1, nib))),
+        _mm256_shuffle_epi8(t2h, _mm256_and_si256(_mm256_srli_epi16(in, 4), nib)));
+    __m256i must23 = _mm256_or_si256(_mm256_subs_epu8(p2, _mm256_set1_epi8(0xE0 - 0x80)),
+                                     _mm256_subs_epu8(p3, _mm256_set1_epi8(0xF0 - 0x80)));
+    return _mm256_xor_si256(_mm256_and_si256(must23, _mm256_set1_epi8(-128)), sc);
+}
+
+AVX2 static uint64_t avx2_bits(__m256i lo, __m256i hi)
+{
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(lo) |
+           (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
+}
+
+/* Reads blocks until one holds a line end or the chunk ends. */
+AVX2 static void avx2_blocks(eol_scan *e)
+{
+    const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
+    const __m256i zero = _mm256_setzero_si256();
+    __m256i t1h = avx2_table(U8_BYTE1_HIGH), t1l = avx2_table(U8_BYTE1_LOW);
+    __m256i t2h = avx2_table(U8_BYTE2_HIGH);
+    unsigned char buf[3 + BLOCK];
+    while (e->next < e->len) {
+        size_t b = e->next, n = e->len - b < BLOCK ? e->len - b : BLOCK;
+        const unsigned char *p = (const unsigned char *)e->s + b;
+        __m256i x0, x1;
+        uint64_t eols;
+        if (n < BLOCK || (e->u8 && b < e->u8_from + 3)) {
+            p = padded(e, b, n, buf);
+        }
+        x0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        x1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+        eols = avx2_bits(_mm256_or_si256(_mm256_cmpeq_epi8(x0, lf), _mm256_cmpeq_epi8(x0, cr)),
+                         _mm256_or_si256(_mm256_cmpeq_epi8(x1, lf), _mm256_cmpeq_epi8(x1, cr))) &
+               below(n);
+        if (e->u8) {
+            int bad;
+            if (!_mm256_movemask_epi8(_mm256_or_si256(x0, x1))) { /* ASCII */
+                bad = u8_unfinished(p);
+            } else {
+                bad = (~avx2_bits(_mm256_cmpeq_epi8(avx2_u8_errors(p, t1h, t1l, t2h), zero),
+                                  _mm256_cmpeq_epi8(avx2_u8_errors(p + 32, t1h, t1l, t2h), zero)) &
+                       below(n)) != 0;
+            }
+            u8_block(e, b, n, bad);
+        }
+        e->next = b + n;
+        if (eols) {
+            e->base = b;
+            e->mask = eols;
+            return;
+        }
+    }
+}
+#endif
+
+#ifdef VEC_SSE2
+/* SSE2 has no byte shuffle for the table lookup: a block with non-ASCII bytes is checked
+ * by valid_prefix, sequence by sequence; u8_pos is where the checked sequences end. */
+static int sse2_u8_block(eol_scan *e, size_t b, size_t n)
+{
+    size_t end = e->len - (b + n) < 3 ? e->len : b + n + 3; /* a sequence may run on */
+    if (e->u8_pos < b + n) {
+        e->u8_pos += valid_prefix((const unsigned char *)e->s + e->u8_pos, end - e->u8_pos);
+    }
+    return e->u8_pos < b + n;
+}
+
+static uint64_t sse2_eols(__m128i x)
+{
+    return (uint64_t)(unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\r'))));
+}
+
+static void sse2_blocks(eol_scan *e)
+{
+    unsigned char buf[3 + BLOCK];
+    while (e->next < e->len) {
+        size_t b = e->next, n = e->len - b < BLOCK ? e->len - b : BLOCK;
+        const unsigned char *p = (const unsigned char *)e->s + b;
+        __m128i x0, x1, x2, x3;
+        uint64_t eols;
+        if (n < BLOCK) {
+            p = padded(e, b, n, buf);
+        }
+        x0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+        x1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+        x2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+        x3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+        eols = (sse2_eols(x0) | sse2_eols(x1) << 16 | sse2_eols(x2) << 32 | sse2_eols(x3) << 48) &
+               below(n);
+        if (e->u8) {
+            int bad;
+            if (!_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(x0, x1), _mm_or_si128(x2, x3)))) {
+                bad = 0; /* a sequence cut by the last block was checked there */
+                e->u8_pos = b + n;
+            } else {
+                bad = sse2_u8_block(e, b, n);
+            }
+            u8_block(e, b, n, bad);
+        }
+        e->next = b + n;
+        if (eols) {
+            e->base = b;
+            e->mask = eols;
+            return;
+        }
+    }
+}
+#endif
+
+#ifdef VEC_NEON
+/* Bit i set where byte i of the 64 bytes in v0..v3 is 0xFF (simdjson's pairwise adds). */
+static uint64_t neon_bits(uint8x16_t v0, uint8x16_t v1, uint8x16_t v2, uint8x16_t v3)
+{
+    static const unsigned char weight[16] = { 1, 2, 4, 8, 16, 32, 64, 128,
+                                              1, 2, 4, 8, 16, 32, 64, 128 };
+    const uint8x16_t w = vld1q_u8(weight);
+    uint8x16_t s0 = vpaddq_u8(vandq_u8(v0, w), vandq_u8(v1, w));
+    uint8x16_t s1 = vpaddq_u8(vandq_u8(v2, w), vandq_u8(v3, w));
+    s0 = vpaddq_u8(s0, s1);
+    s0 = vpaddq_u8(s0, s0);
+    return vgetq_lane_u64(vreinterpretq_u64_u8(s0), 0);
+}
+
+static uint8x16_t neon_eols(uint8x16_t x)
+{
+    return vorrq_u8(vceqq_u8(x, vdupq_n_u8('\n')), vceqq_u8(x, vdupq_n_u8('\r')));
+}
+
+/* 0xFF where p[0..16) has no UTF-8 error (p[-3..0) read as context). */
+static uint8x16_t neon_u8_ok(const unsigned char *p, uint8x16_t t1h, uint8x16_t t1l,
+                             uint8x16_t t2h)
+{
+    const uint8x16_t nib = vdupq_n_u8(0x0F);
+    uint8x16_t in = vld1q_u8(p), p1 = vld1q_u8(p - 1), p2 = vld1q_u8(p - 2), p3 = vld1q_u8(p - 3);
+    uint8x16_t sc = vandq_u8(vandq_u8(vqtbl1q_u8(t1h, vshrq_n_u8(p1, 4)),
+                                      vqtbl1q_u8(t1l, vandq_u8(p1, nib))),
+                             vqtbl1q_u8(t2h, vshrq_n_u8(in, 4)));
+    uint8x16_t must23 = vorrq_u8(vqsubq_u8(p2, vdupq_n_u8(0xE0 - 0x80)),
+                                 vqsubq_u8(p3, vdupq_n_u8(0xF0 - 0x80)));
+    return vceqq_u8(veorq_u8(vandq_u8(must23, vdupq_n_u8(0x80)), sc), vdupq_n_u8(0));
+}
+
+static void neon_blocks(eol_scan *e)
+{
+    const uint8x16_t t1h = vld1q_u8(U8_BYTE1_HIGH), t1l = vld1q_u8(U8_BYTE1_LOW);
+    const uint8x16_t t2h = vld1q_u8(U8_BYTE2_HIGH);
+    unsigned char buf[3 + BLOCK];
+    while (e->next < e->len) {
+        size_t b = e->next, n = e->len - b < BLOCK ? e->len - b : BLOCK;
+        const unsigned char *p = (const unsigned char *)e->s + b;
+        uint8x16_t x0, x1, x2, x3;
+        uint64_t eols;
+        if (n < BLOCK || (e->u8 && b < e->u8_from + 3)) {
+            p = padded(e, b, n, buf);
+        }
+        x0 = vld1q_u8(p);
+        x1 = vld1q_u8(p + 16);
+        x2 = vld1q_u8(p + 32);
+        x3 = vld1q_u8(p + 48);
+        eols = neon_bits(neon_eols(x0), neon_eols(x1), neon_eols(x2), neon_eols(x3)) & below(n);
+        if (e->u8) {
+            int bad;
+            if (vmaxvq_u8(vorrq_u8(vorrq_u8(x0, x1), vorrq_u8(x2, x3))) < 0x80) { /* ASCII */
+                bad = u8_unfinished(p);
+            } else {
+                bad = (~neon_bits(neon_u8_ok(p, t1h, t1l, t2h), neon_u8_ok(p + 16, t1h, t1l, t2h),
+                                  neon_u8_ok(p + 32, t1h, t1l, t2h),
+                                  neon_u8_ok(p + 48, t1h, t1l, t2h)) &
+                       below(n)) != 0;
+            }
+            u8_block(e, b, n, bad);
+        }
+        e->next = b + n;
+        if (eols) {
+            e->base = b;
+            e->mask = eols;
+            return;
+        }
+    }
+}
+#endif
+
+/* Offset of the first CR or LF at or after at, or len. */
+static size_t next_eol(eol_scan *e, size_t at)
+{
+    for (;;) {
+        while (e->mask) {
+            size_t eol = e->base + (size_t)__builtin_ctzll(e->mask);
+            if (eol >= at) {
+                return eol;
+            }
+            e->mask &= e->mask - 1u;
+        }
+        if (e->next >= e->len) {
+            return e->len;
+        }
+#if defined(VEC_AVX2)
+        if (e->avx2) {
+            avx2_blocks(e);
+            continue;
+        }
+#endif
+#if defined(VEC_SSE2)
+        sse2_blocks(e);
+#else
+        neon_blocks(e);
+#endif
+    }
+}
+
+#endif /* VEC */
 
 /* Offset after the line break at eol: past CR LF when both are in s[0..len). */
 static size_t past_eol(const char *s, size_t eol, size_t len)
@@ -148,7 +549,7 @@ typedef struct ctx {
     void *user;
     const char *data_in_chunk; /* the block's only data line, still in the caller's chunk */
     const char *chunk_end;     /* end of the chunk */
-    const char *utf8_valid_to; /* the chunk is valid UTF-8 from the current line to here */
+    const char *utf8_valid_to; /* a value ending before here is valid UTF-8 */
 } ctx;
 
 static char *type_buf(const sse_parser *p)
@@ -762,10 +1163,12 @@ static int clean_value(ctx *c, const char *v, size_t vn)
     if (c->p->priv.options & SSE_OPT_RAW) {
         return 1;
     }
-    if (v + vn > c->utf8_valid_to && v >= c->utf8_valid_to) {
+    /* strictly before utf8_valid_to: the line end after v is checked too, so no sequence
+     * is left unfinished before it (the vector scan may have checked no further) */
+    if (v + vn >= c->utf8_valid_to && v >= c->utf8_valid_to) {
         c->utf8_valid_to = v + valid_prefix((const unsigned char *)v, (size_t)(c->chunk_end - v));
     }
-    return v + vn <= c->utf8_valid_to;
+    return v + vn < c->utf8_valid_to;
 }
 
 /* A clean data line. */
@@ -954,6 +1357,9 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
         at += d[at] == '\n';
     }
     scan_init(&scan, d, at, len);
+    if (!(p->priv.options & SSE_OPT_RAW)) {
+        scan_utf8(&scan, &c.utf8_valid_to);
+    }
     while (at < len) {
         size_t eol = next_eol(&scan, at);
         if (eol == len) {
