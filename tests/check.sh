@@ -20,7 +20,8 @@ stage() { printf '\n==== %s\n' "$*"; stages=$((stages + 1)); } # set -e: any fai
 # --- 0. what is missing -----------------------------------------------------------
 pkgs=(cmake make gcc g++ clang libclang-rt-14-dev libcmocka-dev valgrind clang-tidy cppcheck
       python3 chromium libcurl4-openssl-dev libmicrohttpd-dev pkg-config
-      libnghttp2-dev libssl-dev openssl curl)
+      libnghttp2-dev libssl-dev openssl curl
+      gcc-aarch64-linux-gnu gcc-i686-linux-gnu gcc-s390x-linux-gnu libc6-dev-arm64-cross qemu-user)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -116,6 +117,10 @@ sys.exit(1 if bad or not tests else 0)
 # --- 4. fuzzers and static analysis ------------------------------------------------------
 stage "fuzzers, clang-tidy, cppcheck"
 bash .ci/hostile.sh
+
+# --- 4b. every scanner path (issue 14): forced paths, cross targets, NEON under qemu -----
+stage "scanner paths: vectors with each path forced, cross compilers, aarch64 NEON (qemu)"
+bash tests/simd.sh build "$shared"
 
 # --- 5. benchmark, short --------------------------------------------------------------
 stage "benchmark (short mode: proves it runs and its counts match)"
