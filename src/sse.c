@@ -1589,6 +1589,9 @@ static sse_error finish_sink(const sink *k, size_t *len)
 static int frame_fits(size_t comment_len, size_t type_len, size_t id_len, size_t data_len)
 {
     size_t total = SSE_FRAME_MAX(0, 0, 0, 0);
+    if ((comment_len | type_len | id_len | data_len) <= SIZE_MAX / 16u) {
+        return 1; /* the usual case: 3 + 1 + 1 + 7 shares of SIZE_MAX / 16, plus 53 */
+    }
     if (comment_len > SIZE_MAX / 3u || data_len > SIZE_MAX / 7u) {
         return 0;
     }
@@ -1733,18 +1736,24 @@ enum {
                    line break that this "\n" already stands for */
 };
 
-/* The checks every writer call makes before writing: a frame is open (or, for begin,
- * not), f holds no data, the bound fits, type and id are clean. */
-static sse_error writer_check(const sse_writer *w, int want_open, const sse_frame *f,
-                              size_t data_len, const size_t *len)
+/* The checks every writer call makes before writing: its arguments (bad_arg: one the
+ * caller found wrong), a frame open (or, for begin, not), f without data, the bound
+ * fits, type and id clean. On an error *len is 0. */
+static sse_error writer_check(const sse_writer *w, int want_open, int bad_arg, const sse_frame *f,
+                              size_t data_len, size_t *len)
 {
-    if (!w || !len || (w->priv.state != W_IDLE) != want_open || (f && f->data)) {
-        return SSE_ERR_ARG;
+    sse_error err = SSE_OK;
+    if (!w || !len || bad_arg || (w->priv.state != W_IDLE) != want_open || (f && f->data)) {
+        err = SSE_ERR_ARG;
+    } else if (f ? !frame_fields_fit(f, data_len) : !frame_fits(0, 0, 0, data_len)) {
+        err = SSE_ERR_TOO_LARGE;
+    } else if (f) {
+        err = check_fields(f);
     }
-    if (f ? !frame_fields_fit(f, data_len) : !frame_fits(0, 0, 0, data_len)) {
-        return SSE_ERR_TOO_LARGE;
+    if (err != SSE_OK && len) {
+        *len = 0;
     }
-    return f ? check_fields(f) : SSE_OK;
+    return err;
 }
 
 /* The state becomes next if the output was written. */
@@ -1760,11 +1769,8 @@ static sse_error writer_done(sse_writer *w, const sink *k, unsigned next, size_t
 sse_error sse_writer_begin(sse_writer *w, const sse_frame *f, void *out, size_t cap, size_t *len)
 {
     sink k;
-    sse_error err = f ? writer_check(w, 0, f, 0, len) : SSE_ERR_ARG;
+    sse_error err = writer_check(w, 0, !f, f, 0, len);
     if (err != SSE_OK) {
-        if (len) {
-            *len = 0;
-        }
         return err;
     }
     sink_init(&k, out, cap);
@@ -1781,11 +1787,8 @@ sse_error sse_writer_data(sse_writer *w, const void *piece, size_t piece_len, vo
     size_t at = 0;
     eol_scan scan;
     sink k;
-    sse_error err = (!piece && piece_len) ? SSE_ERR_ARG : writer_check(w, 1, NULL, piece_len, len);
+    sse_error err = writer_check(w, 1, !piece && piece_len, NULL, piece_len, len);
     if (err != SSE_OK) {
-        if (len) {
-            *len = 0;
-        }
         return err;
     }
     sink_init(&k, out, cap);
@@ -1829,11 +1832,8 @@ sse_error sse_writer_fields(sse_writer *w, const sse_frame *f, void *out, size_t
                             size_t *len)
 {
     sink k;
-    sse_error err = f ? writer_check(w, 1, f, 0, len) : SSE_ERR_ARG;
+    sse_error err = writer_check(w, 1, !f, f, 0, len);
     if (err != SSE_OK) {
-        if (len) {
-            *len = 0;
-        }
         return err;
     }
     sink_init(&k, out, cap);
@@ -1847,11 +1847,8 @@ sse_error sse_writer_fields(sse_writer *w, const sse_frame *f, void *out, size_t
 sse_error sse_writer_end(sse_writer *w, void *out, size_t cap, size_t *len)
 {
     sink k;
-    sse_error err = writer_check(w, 1, NULL, 0, len);
+    sse_error err = writer_check(w, 1, 0, NULL, 0, len);
     if (err != SSE_OK) {
-        if (len) {
-            *len = 0;
-        }
         return err;
     }
     sink_init(&k, out, cap);

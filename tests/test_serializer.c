@@ -790,6 +790,31 @@ static void writer_refusals_leave_everything_unchanged(void **state)
 #undef REFUSED
 }
 
+/* SSE_FIELD_STR sets a field and its length together (issue 9: "f.data = \"abc\"" without
+ * data_len wrote an empty data line); through a pointer too; NULL makes the field absent. */
+static void field_str_sets_pointer_and_length(void **state)
+{
+    (void)state;
+    sse_frame f, *fp = &f;
+    const char *none = NULL;
+    char out[64];
+    size_t len;
+    memset(&f, 0, sizeof f);
+    SSE_FIELD_STR(f.data, "abc");
+    SSE_FIELD_STR(fp->type, "t");
+    SSE_FIELD_STR(f.comment, "");
+    SSE_FIELD_STR(f.id, none);
+    assert_int_equal(f.data_len, 3);
+    assert_int_equal(f.type_len, 1);
+    assert_non_null(f.comment);
+    assert_int_equal(f.comment_len, 0);
+    assert_null(f.id);
+    assert_int_equal(f.id_len, 0);
+    assert_int_equal(sse_encode(out, sizeof out, &f, &len), SSE_OK);
+    assert_int_equal(len, 23);
+    assert_memory_equal(out, ": \nevent: t\ndata: abc\n\n", 23);
+}
+
 /* ---- sizes: SSE_FRAME_MAX and SSE_ERR_TOO_LARGE --------------------------------------- */
 
 /* The bound check runs before any byte of a field is read, so lengths near SIZE_MAX are
@@ -1066,6 +1091,7 @@ static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(writer_cr_lf_across_pieces_after_retry),
         cmocka_unit_test(writer_fields_inside_frame),
         cmocka_unit_test(writer_refusals_leave_everything_unchanged),
+        cmocka_unit_test(field_str_sets_pointer_and_length),
         cmocka_unit_test(frame_bound_edge),
         cmocka_unit_test(frame_max_bounds_worst_cases),
         cmocka_unit_test(relay_path_keeps_records_for_every_split),
