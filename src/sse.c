@@ -150,9 +150,10 @@ static void scan_init(eol_scan *e, const char *s, size_t from, size_t len)
 }
 
 /* The parser's UTF-8 check is clean_value()'s own here (valid_prefix, per chunk). */
-static void scan_utf8(eol_scan *e, const char **valid_to)
+static void scan_utf8(eol_scan *e, const char **from, const char **valid_to)
 {
     (void)e;
+    (void)from;
     (void)valid_to;
 }
 
@@ -209,7 +210,7 @@ static void scan_init(eol_scan *e, const char *s, size_t from, size_t len)
 /* Checks UTF-8 in the same pass from here on. Continuation bytes at the start belong to
  * a sequence the last chunk began (the slow path repairs it): the check starts after
  * them, as if ASCII came before. */
-static void scan_utf8(eol_scan *e, const char **valid_to)
+static void scan_utf8(eol_scan *e, const char **from, const char **valid_to)
 {
     size_t i = e->next;
     while (i < e->len && i < e->next + 3 && (e->s[i] & 0xC0) == 0x80) {
@@ -218,6 +219,7 @@ static void scan_utf8(eol_scan *e, const char **valid_to)
     e->u8 = valid_to;
     e->u8_from = i;
     e->u8_pos = i;
+    *from = e->s + i;
     *valid_to = e->s + i;
 }
 
@@ -549,7 +551,8 @@ typedef struct ctx {
     void *user;
     const char *data_in_chunk; /* the block's only data line, still in the caller's chunk */
     const char *chunk_end;     /* end of the chunk */
-    const char *utf8_valid_to; /* a value ending before here is valid UTF-8 */
+    const char *utf8_from;     /* the chunk is valid UTF-8 from here (a sequence start) */
+    const char *utf8_valid_to; /* to here, but for a sequence it may leave unfinished */
 } ctx;
 
 static char *type_buf(const sse_parser *p)
@@ -809,6 +812,28 @@ static size_t valid_prefix(const unsigned char *u, size_t n)
     }
 }
 
+/* How many of u[0..n), a sequence start, the chunk's check has found valid: a line cut
+ * by the chunk (at its end, or a comment or retry line) needs no second look. A segment
+ * that stops before utf8_valid_to ends at a line end; one that reaches it may end in an
+ * unfinished sequence, so its last sequence start is where the answer stops. */
+static size_t checked(const ctx *c, const unsigned char *u, size_t n)
+{
+    const char *s = (const char *)u, *end = c->utf8_valid_to;
+    if (!c->utf8_from || s < c->utf8_from || s >= end) {
+        return 0;
+    }
+    if (s + n < end) {
+        return n;
+    }
+    while (end > s && ((unsigned char)end[-1] & 0xC0) == 0x80) {
+        end--;
+    }
+    if (end > s && (unsigned char)end[-1] >= 0xC0) {
+        end--;
+    }
+    return (size_t)(end - s);
+}
+
 /* Passes value bytes on, repairing ill-formed UTF-8 unless SSE_OPT_RAW. A sequence cut
  * by the end of a chunk is held in priv.u8_part until the next chunk completes it. */
 static int store_text(ctx *c, const char *s, size_t n)
@@ -838,7 +863,8 @@ static int store_text(ctx *c, const char *s, size_t n)
                 return 1;
             }
         }
-        v = valid_prefix(u, n);
+        v = checked(c, u, n);
+        v += valid_prefix(u + v, n - v);
         if (v && store_value(c, (const char *)u, v)) {
             return 1;
         }
@@ -1166,9 +1192,10 @@ static int clean_value(ctx *c, const char *v, size_t vn)
     /* strictly before utf8_valid_to: the line end after v is checked too, so no sequence
      * is left unfinished before it (the vector scan may have checked no further) */
     if (v + vn >= c->utf8_valid_to && v >= c->utf8_valid_to) {
+        c->utf8_from = v;
         c->utf8_valid_to = v + valid_prefix((const unsigned char *)v, (size_t)(c->chunk_end - v));
     }
-    return v + vn < c->utf8_valid_to;
+    return v >= c->utf8_from && v + vn < c->utf8_valid_to;
 }
 
 /* A clean data line. */
@@ -1347,6 +1374,7 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
     c.user = user;
     c.data_in_chunk = NULL;
     c.chunk_end = d + len;
+    c.utf8_from = d + len; /* nothing checked yet */
     c.utf8_valid_to = d;
     if (p->priv.state == ST_BOM) {
         bom(p, &s, d + len);
@@ -1358,7 +1386,7 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
     }
     scan_init(&scan, d, at, len);
     if (!(p->priv.options & SSE_OPT_RAW)) {
-        scan_utf8(&scan, &c.utf8_valid_to);
+        scan_utf8(&scan, &c.utf8_from, &c.utf8_valid_to);
     }
     while (at < len) {
         size_t eol = next_eol(&scan, at);
@@ -1398,6 +1426,7 @@ sse_error sse_parser_finish(sse_parser *p, sse_event_cb cb, void *user)
     c.user = user;
     c.data_in_chunk = NULL;
     c.chunk_end = NULL;
+    c.utf8_from = NULL;
     c.utf8_valid_to = NULL;
     if (p->priv.state == ST_BOM) { /* the stream was empty, or a BOM's first bytes */
         p->priv.state = ST_NAME;
