@@ -190,7 +190,7 @@ static size_t valid_prefix(const unsigned char *u, size_t n);
  * left to clean_value's scalar check). */
 typedef struct eol_scan {
     const char *s;
-    size_t len, next, base; /* next block's offset; base: offset of mask's bit 0 */
+    size_t len, start, next, base; /* next block's offset; base: offset of mask's bit 0 */
     uint64_t mask;          /* line ends of the block at base, not passed yet */
     const char **u8;        /* UTF-8 check: where to write how far the chunk is valid */
     size_t u8_from, u8_pos; /* start of the check; SSE2: end of the checked sequences */
@@ -201,6 +201,7 @@ static void scan_init(eol_scan *e, const char *s, size_t from, size_t len)
 {
     e->s = s;
     e->len = len;
+    e->start = from;
     e->next = from;
     e->base = from;
     e->mask = 0;
@@ -499,6 +500,22 @@ static void neon_blocks(eol_scan *e)
 }
 #endif
 
+/* Reads blocks from next until one holds a line end or under a block is left. */
+static void scan_blocks(eol_scan *e)
+{
+#if defined(VEC_AVX2)
+    if (e->avx2) {
+        avx2_blocks(e);
+        return;
+    }
+#endif
+#if defined(VEC_SSE2)
+    sse2_blocks(e);
+#else
+    neon_blocks(e);
+#endif
+}
+
 /* Offset of the first CR or LF at or after at, or len. */
 static size_t next_eol(eol_scan *e, size_t at)
 {
@@ -510,11 +527,23 @@ static size_t next_eol(eol_scan *e, size_t at)
             }
             e->mask &= e->mask - 1u;
         }
+        if (e->next >= e->len) {
+            return e->len;
+        }
+        if (e->len - e->next < BLOCK && e->len >= e->start + BLOCK) {
+            /* The end of a chunk of a block or more: its last block, read again in part
+             * (the same answers for the bytes read before), then no bits below next. */
+            size_t skip = e->next - (e->len - BLOCK);
+            e->next = e->len - BLOCK;
+            scan_blocks(e);
+            e->mask &= ~(uint64_t)0 << skip;
+            continue;
+        }
         if (e->len - e->next < BLOCK) {
-            /* Under a block left (small chunks, the end of a large one): a byte loop,
-             * not a padded copy (which made 1-byte feeds 3x slower). The UTF-8 check
-             * stops here; clean_value's scalar check takes the rest. next: the line end
-             * found last (none before it is left). */
+            /* A chunk under a block (small feeds, small frames): a byte loop, not a padded
+             * copy (which made 1-byte feeds 3x slower). The UTF-8 check stops here;
+             * clean_value's scalar check takes the rest. next: the line end found last
+             * (none before it is left). */
             size_t i = at > e->next ? at : e->next;
             while (i < e->len && e->s[i] != '\n' && e->s[i] != '\r') {
                 i++;
@@ -523,17 +552,7 @@ static size_t next_eol(eol_scan *e, size_t at)
             e->next = i;
             return i;
         }
-#if defined(VEC_AVX2)
-        if (e->avx2) {
-            avx2_blocks(e);
-            continue;
-        }
-#endif
-#if defined(VEC_SSE2)
-        sse2_blocks(e);
-#else
-        neon_blocks(e);
-#endif
+        scan_blocks(e);
     }
 }
 
