@@ -1810,18 +1810,19 @@ static void emit_head(sink *k, const sse_frame *f)
  * 444 -> 298 instructions a frame (callgrind). */
 static int encode_data_line(void *out, size_t cap, const sse_frame *f, size_t *len)
 {
+    static const char prefix[6] = { 'd', 'a', 't', 'a', ':', ' ' };
     char *o = (char *)out;
     size_t n = f->data_len;
     eol_scan scan;
     if (!o || !f->data || f->comment || f->type || f->id || f->has_retry || n > cap ||
-        cap - n < sizeof "data: \n\n" - 1) {
+        cap - n < sizeof prefix + 2) {
         return 0;
     }
     scan_init(&scan, f->data, 0, n);
     if (next_eol(&scan, 0) != n) {
         return 0;
     }
-    memcpy(o, "data: ", 6);
+    memcpy(o, prefix, sizeof prefix);
     memcpy(o + 6, f->data, n);
     o[6 + n] = '\n';
     o[7 + n] = '\n';
