@@ -140,17 +140,15 @@ static size_t find(const char *d, size_t from, size_t len, char ch)
     return q ? (size_t)(q - d) : len;
 }
 
-/* The next LF and the next CR, each found by memchr and kept until passed, so each byte
- * is scanned once for each whatever mix of line endings the text uses. */
+/* The next LF and the next CR after a position, each found by memchr and kept until
+ * passed, so each byte is scanned once for each whatever mix of line endings the text
+ * uses. Start with scan_init; next_eol gives the first CR or LF at or after at. */
 typedef struct eol_scan {
-    const char *s;
-    size_t len, lf, cr;
+    size_t lf, cr;
 } eol_scan;
 
 static void scan_init(eol_scan *e, const char *s, size_t from, size_t len)
 {
-    e->s = s;
-    e->len = len;
     e->lf = find(s, from, len, '\n');
     e->cr = find(s, from, len, '\r');
 }
@@ -163,14 +161,14 @@ static void scan_utf8(eol_scan *e, const char **from, const char **valid_to)
     (void)valid_to;
 }
 
-/* Offset of the first CR or LF at or after at, or len. */
-static size_t next_eol(eol_scan *e, size_t at)
+/* Offset of the first CR or LF in s[at..len), or len. */
+static size_t next_eol(eol_scan *e, const char *s, size_t at, size_t len)
 {
     if (e->lf < at) {
-        e->lf = find(e->s, at, e->len, '\n');
+        e->lf = find(s, at, len, '\n');
     }
     if (e->cr < at) {
-        e->cr = find(e->s, at, e->len, '\r');
+        e->cr = find(s, at, len, '\r');
     }
     return e->lf < e->cr ? e->lf : e->cr;
 }
@@ -517,9 +515,12 @@ static void scan_blocks(eol_scan *e)
 #endif
 }
 
-/* Offset of the first CR or LF at or after at, or len. */
-static size_t next_eol(eol_scan *e, size_t at)
+/* Offset of the first CR or LF in s[at..len), or len. s and len are those given to
+ * scan_init, which the vector scan keeps. */
+static size_t next_eol(eol_scan *e, const char *s, size_t at, size_t len)
 {
+    (void)s;
+    (void)len;
     for (;;) {
         while (e->mask) {
             size_t eol = e->base + (size_t)__builtin_ctzll(e->mask);
@@ -1247,8 +1248,8 @@ static int data_line(ctx *c, const char *v, size_t vn)
         c->data_in_chunk = v;
         return 0;
     }
-    p->priv.field = F_DATA;
     if (p->priv.options & SSE_OPT_PIECES) { /* a further line: no second UTF-8 check */
+        p->priv.field = F_DATA;
         return store_data(c, LIT("\n")) || store_data(c, v, vn);
     }
     if (materialize(c)) {
@@ -1450,7 +1451,7 @@ static NOINLINE sse_error feed(sse_parser *p, const char *d, size_t len, sse_eve
         scan_utf8(&scan, &c.utf8_from, &c.utf8_valid_to);
     }
     while (at < len) {
-        size_t eol = next_eol(&scan, at);
+        size_t eol = next_eol(&scan, d, at, len);
         if (eol == len) {
             if (line_part(&c, d + at, len - at)) {
                 return SSE_ERR_STOPPED;
@@ -1460,10 +1461,14 @@ static NOINLINE sse_error feed(sse_parser *p, const char *d, size_t len, sse_eve
         if (line(&c, d + at, eol - at)) {
             return SSE_ERR_STOPPED;
         }
-        if (d[eol] == '\r' && eol + 1 == len) { /* its LF, if any, comes in the next chunk */
-            p->priv.flags |= FL_AFTER_CR;
+        at = eol + 1;
+        if (d[eol] == '\r') {
+            if (at == len) { /* its LF, if any, comes in the next chunk */
+                p->priv.flags |= FL_AFTER_CR;
+            } else {
+                at += d[at] == '\n';
+            }
         }
-        at = past_eol(d, eol, len);
     }
     return flush_data(&c) ? SSE_ERR_STOPPED : SSE_OK;
 }
@@ -1731,7 +1736,7 @@ static void emit_lines(sink *k, const char *prefix, size_t prefix_len, const cha
     size_t at = 0;
     scan_init(&scan, s, 0, n);
     for (;;) {
-        size_t eol = next_eol(&scan, at);
+        size_t eol = next_eol(&scan, s, at, n);
         emit(k, prefix, prefix_len);
         emit(k, s + at, eol - at);
         emit(k, LIT("\n"));
@@ -1819,7 +1824,7 @@ static int encode_data_line(void *out, size_t cap, const sse_frame *f, size_t *l
         return 0;
     }
     scan_init(&scan, f->data, 0, n);
-    if (next_eol(&scan, 0) != n) {
+    if (next_eol(&scan, f->data, 0, n) != n) {
         return 0;
     }
     memcpy(o, prefix, sizeof prefix);
@@ -1946,7 +1951,7 @@ sse_error sse_writer_data(sse_writer *w, const void *piece, size_t piece_len, vo
             at++;
             continue;
         }
-        eol = next_eol(&scan, at);
+        eol = next_eol(&scan, s, at, piece_len);
         if (state != W_OPEN) {
             emit(&k, LIT("data: "));
         }
