@@ -6,7 +6,8 @@
  * the definition). Same input, same chunks: the logs of records (every field and flag;
  * in piece mode each event's pieces joined, see on_record), finish status, last event
  * ID and retry must be identical byte for byte, for one feed, for random chunks, and (inputs up to 160 bytes) for every
- * split in two; sse_encode and the streaming writer must write identical bytes.
+ * split in two; sse_encode (of a frame made from the stream, and of each chunk as data)
+ * and the streaming writer must write identical bytes.
  *
  * Input: byte 0 = options (bits 0-4), token mode (bit 5), chunking mode (bits 6-7);
  * byte 1 = storage size; byte 2 = chunking seed; the rest is the stream, or in token
@@ -166,6 +167,15 @@ static void write_all(const char *s, size_t n, const size_t *cuts, size_t n_cuts
         err = apis[a]->encode(buf, cap, &f, &len);
         fz_put(out, &err, sizeof err);
         fz_put(out, buf, err == SSE_OK ? len : 0);
+        for (i = 0; i <= n_cuts; i++) { /* data-only frames: each chunk, line ends or not */
+            size_t from = i == 0 ? 0 : cuts[i - 1], end = i < n_cuts ? cuts[i] : n;
+            memset(&f, 0, sizeof f);
+            f.data = s + from;
+            f.data_len = end - from;
+            err = apis[a]->encode(buf, cap, &f, &len);
+            fz_put(out, &err, sizeof err);
+            fz_put(out, buf, err == SSE_OK ? len : 0);
+        }
         memset(&w, 0, sizeof w);
         memset(&f, 0, sizeof f);
         FUZZ_CHECK(apis[a]->writer_begin(&w, &f, buf, cap, &len) == SSE_OK);
