@@ -1138,7 +1138,9 @@ static int dispatch(ctx *c)
         return report_drop(c, err,
                            flags | ((p->priv.options & SSE_OPT_PIECES) ? SSE_FLAG_LAST : 0u));
     }
-    record(p, SSE_KIND_EVENT, &ev);
+    /* every field written once (record() and then these: 95 -> 78 instructions an
+     * event, callgrind on small_mixed) */
+    ev.kind = SSE_KIND_EVENT;
     ev.flags = flags | SSE_FLAG_LAST | ((fl & FL_STARTED) ? 0u : SSE_FLAG_FIRST);
     if (type_len) {
         type_buf(p)[type_len] = '\0';
@@ -1150,6 +1152,10 @@ static int dispatch(ctx *c)
     }
     ev.data = data;
     ev.data_len = data_len;
+    ev.id = id_buf(p, p->priv.id_last);
+    ev.id_len = p->priv.id_len[p->priv.id_last];
+    ev.retry = 0;
+    ev.error = SSE_OK;
     return deliver(c, &ev);
 }
 
