@@ -167,6 +167,24 @@ static void write_all(const char *s, size_t n, const size_t *cuts, size_t n_cuts
         err = apis[a]->encode(buf, cap, &f, &len);
         fz_put(out, &err, sizeof err);
         fz_put(out, buf, err == SSE_OK ? len : 0);
+        { /* long data-only frames: the stream without line breaks, then with one */
+            char *flat = (char *)fz_dup(s, n);
+            for (i = 0; i < n; i++) {
+                flat[i] = flat[i] == '\n' || flat[i] == '\r' ? 'x' : flat[i];
+            }
+            for (i = 0; i < 2; i++) {
+                memset(&f, 0, sizeof f);
+                f.data = flat;
+                f.data_len = n;
+                if (i == 1 && n > 0) {
+                    flat[n * 7 / 11] = '\n';
+                }
+                err = apis[a]->encode(buf, cap, &f, &len);
+                fz_put(out, &err, sizeof err);
+                fz_put(out, buf, err == SSE_OK ? len : 0);
+            }
+            free(flat);
+        }
         for (i = 0; i <= n_cuts; i++) { /* data-only frames: each chunk, line ends or not */
             size_t from = i == 0 ? 0 : cuts[i - 1], end = i < n_cuts ? cuts[i] : n;
             memset(&f, 0, sizeof f);
