@@ -108,7 +108,9 @@ unsigned long sse_version(void)
  * the scalar one (memchr for CR and for LF) everywhere, and a vector one that reads each
  * chunk once in 64-byte blocks, finding CR and LF together and, for the parser, checking
  * UTF-8 in the same pass. Both answer next_eol() identically; the vector one may also
- * tell clean_value() that the chunk is valid UTF-8 up to some point.
+ * tell clean_value() that the chunk is valid UTF-8 up to some point. Default mode, 64 KiB
+ * chunks, vector / scalar speed in one sse_bench run: llm_tokens 1.56x, llm_ascii 1.37x,
+ * cjk_text 7.6x, small_mixed 1.11x, large_payload 1.57x.
  *
  * SSE_SIMD (a testing switch; nobody needs to set it): 0 forces the scalar path, 1 the
  * baseline vector path (SSE2 on x86, NEON on aarch64), unset or 2 the best the CPU has
