@@ -21,7 +21,8 @@ stage() { printf '\n==== %s\n' "$*"; stages=$((stages + 1)); } # set -e: any fai
 pkgs=(cmake make gcc g++ clang libclang-rt-14-dev libcmocka-dev valgrind clang-tidy cppcheck
       python3 chromium libcurl4-openssl-dev libmicrohttpd-dev pkg-config
       libnghttp2-dev libssl-dev openssl curl
-      gcc-aarch64-linux-gnu gcc-i686-linux-gnu gcc-s390x-linux-gnu libc6-dev-arm64-cross qemu-user)
+      gcc-aarch64-linux-gnu gcc-i686-linux-gnu gcc-s390x-linux-gnu libc6-dev-arm64-cross
+      libc6-dev-i386-cross libc6-dev-s390x-cross qemu-user)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
