@@ -281,6 +281,7 @@ static int u8_unfinished(const unsigned char *p)
 {
     return p[-1] >= 0xC0 || p[-2] >= 0xE0 || p[-3] >= 0xF0;
 }
+
 static const unsigned char U8_BYTE1_HIGH[16] = {
     U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG,
     U8_TWO, U8_TWO, U8_TWO, U8_TWO,
