@@ -1499,6 +1499,10 @@ static NOINLINE sse_error feed(sse_parser *p, const char *d, size_t len, sse_eve
     if (!(p->priv.options & SSE_OPT_RAW)) {
         scan_utf8(&scan, &c.utf8_from, &c.utf8_valid_to);
     }
+    /* The hot loop. INVARIANT: d[at] starts a line (or continues the last chunk's); every
+     * line before it went to line() in order; the scan has read d up to at least the
+     * line end it returns, and utf8_from..utf8_valid_to is valid UTF-8 (a last sequence
+     * may be unfinished), so a value ending before utf8_valid_to needs no check. */
     while (at < len) {
         size_t eol = next_eol(&scan, d, at, len);
         if (eol == len) {
