@@ -13,7 +13,7 @@ set -euo pipefail
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 build=${HOSTILE_BUILD_DIR:-build-hostile}
-fuzzers=${FUZZERS:-fuzz_parse fuzz_chunking fuzz_roundtrip fuzz_limits fuzz_relay}
+fuzzers=${FUZZERS:-fuzz_parse fuzz_chunking fuzz_roundtrip fuzz_limits fuzz_relay fuzz_simd}
 failed=()
 
 need() {

@@ -9,6 +9,10 @@
  * Vendoring
  *   The whole library is this header and src/sse.c. Copy both, compile sse.c with
  *   -I<dir of sse.h>. C99, libc only, no configuration macros.
+ *   Vector code: with GCC or Clang, sse.c reads each chunk in 64-byte blocks with SSE2 on
+ *   x86 (AVX2 when the CPU has it, chosen at run time) and NEON on aarch64, and plain C
+ *   elsewhere; every path gives identical results. -DSSE_SIMD=0 forces the plain C path
+ *   (for testing; SSE_SIMD=1 stops at SSE2 / NEON).
  *
  * Memory and threads
  *   The library never allocates and has no global state. The caller owns every byte:

@@ -49,6 +49,7 @@ enum { F_IGNORE, F_DATA, F_EVENT, F_ID, F_RETRY, F_COMMENT };
 
 #define UINT64_DIGITS   20u /* decimal digits of UINT64_MAX */
 
+#define SMALL_FEED      16u /* chunks up to this size skip the scan when inside a value */
 #define MAX_NAME_LEN     5u /* the longest field name the parser knows ("event", "retry") */
 #define DATA_PREFIX_LEN  5u /* "data:" */
 #define FIELD_SHARES    16u /* type and each id slot get cap / FIELD_SHARES bytes */
@@ -56,6 +57,11 @@ enum { F_IGNORE, F_DATA, F_EVENT, F_ID, F_RETRY, F_COMMENT };
 #define DEFAULT_TYPE     "message"
 #define DEFAULT_TYPE_LEN 7u
 #define LIT(s)           s, sizeof(s) - 1u /* a string literal and its length */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
 #define SSE_ALL_OPTS  (SSE_OPT_RAW | SSE_OPT_COMMENTS | SSE_OPT_DISPATCH_AT_EOF | SSE_OPT_PIECES | \
                        SSE_OPT_ID_RECORDS)
 
@@ -98,6 +104,37 @@ unsigned long sse_version(void)
  * Line ends: CR, LF and CR LF, for the parser and the serializer alike
  * ------------------------------------------------------------------------------------- */
 
+/* Two implementations of one scanner, chosen when sse.c is compiled (SSE_SIMD, below):
+ * the scalar one (memchr for CR and for LF) everywhere, and a vector one that reads each
+ * chunk once in 64-byte blocks, finding CR and LF together and, for the parser, checking
+ * UTF-8 in the same pass. Both answer next_eol() identically; the vector one may also
+ * tell clean_value() that the chunk is valid UTF-8 up to some point. Default mode, 64 KiB
+ * chunks, vector / scalar speed in one sse_bench run: llm_tokens 1.56x, llm_ascii 1.37x,
+ * cjk_text 7.6x, small_mixed 1.11x, large_payload 1.57x.
+ *
+ * SSE_SIMD (a testing switch; nobody needs to set it): 0 forces the scalar path, 1 the
+ * baseline vector path (SSE2 on x86, NEON on aarch64), unset or 2 the best the CPU has
+ * (AVX2, chosen at run time on x86-64). tests/ build the library each way and compare. */
+#ifndef SSE_SIMD
+#define SSE_SIMD 2
+#endif
+#if SSE_SIMD >= 1 && defined(__GNUC__) && defined(__SSE2__)
+#define VEC_SSE2 1
+#include <emmintrin.h>
+#if SSE_SIMD >= 2 && defined(__x86_64__) && (defined(__clang__) || __GNUC__ >= 5)
+#define VEC_AVX2 1
+#include <immintrin.h>
+#endif
+#elif SSE_SIMD >= 1 && defined(__GNUC__) && defined(__ARM_NEON) && defined(__aarch64__)
+#define VEC_NEON 1
+#include <arm_neon.h>
+#endif
+#if defined(VEC_SSE2) || defined(VEC_NEON)
+#define VEC 1
+#endif
+
+#ifndef VEC
+
 /* Offset of the first ch in d[from..len), or len. */
 static size_t find(const char *d, size_t from, size_t len, char ch)
 {
@@ -118,6 +155,14 @@ static void scan_init(eol_scan *e, const char *s, size_t from, size_t len)
     e->cr = find(s, from, len, '\r');
 }
 
+/* The parser's UTF-8 check is clean_value()'s own here (valid_prefix, per chunk). */
+static void scan_utf8(eol_scan *e, const char **from, const char **valid_to)
+{
+    (void)e;
+    (void)from;
+    (void)valid_to;
+}
+
 /* Offset of the first CR or LF in s[at..len), or len. */
 static size_t next_eol(eol_scan *e, const char *s, size_t at, size_t len)
 {
@@ -128,6 +173,446 @@ static size_t next_eol(eol_scan *e, const char *s, size_t at, size_t len)
         e->cr = find(s, at, len, '\r');
     }
     return e->lf < e->cr ? e->lf : e->cr;
+}
+
+#else /* VEC */
+
+#define BLOCK 64u
+
+static size_t valid_prefix(const unsigned char *u, size_t n);
+
+/* The vector scanner. Blocks are read in order from the scan's start; the line ends of
+ * the block last read wait in mask until next_eol() passes them.
+ * INVARIANT (UTF-8, while u8 is set): *u8 points to the end of the blocks read so far,
+ * and s[u8_from..*u8) is valid UTF-8 but for a sequence the last block may leave
+ * unfinished. A line end is ASCII, so a value whose line end lies before *u8 is valid;
+ * a block with an error leaves *u8 at its start and clears u8 (the rest of the chunk is
+ * left to clean_value's scalar check). */
+typedef struct eol_scan {
+    const char *s;
+    size_t len, start, next, base; /* next block's offset; base: offset of mask's bit 0 */
+    uint64_t mask;          /* line ends of the block at base, not passed yet */
+    const char **u8;        /* UTF-8 check: where to write how far the chunk is valid */
+    size_t u8_from, u8_pos; /* start of the check; SSE2: end of the checked sequences */
+    int avx2;               /* the CPU has AVX2 */
+} eol_scan;
+
+static void scan_init(eol_scan *e, const char *s, size_t from, size_t len)
+{
+    e->s = s;
+    e->len = len;
+    e->start = from;
+    e->next = from;
+    e->base = from;
+    e->mask = 0;
+    e->u8 = NULL;
+    e->u8_from = from;
+#ifdef VEC_AVX2
+    e->avx2 = __builtin_cpu_supports("avx2");
+#else
+    e->avx2 = 0;
+#endif
+}
+
+/* Checks UTF-8 in the same pass from here on. Continuation bytes at the start belong to
+ * a sequence the last chunk began (the slow path repairs it): the check starts after
+ * them, as if ASCII came before. */
+static void scan_utf8(eol_scan *e, const char **from, const char **valid_to)
+{
+    size_t i = e->next;
+    while (i < e->len && i < e->next + 3 && (e->s[i] & 0xC0) == 0x80) {
+        i++;
+    }
+    e->u8 = valid_to;
+    e->u8_from = i;
+    e->u8_pos = i;
+    *from = e->s + i;
+    *valid_to = e->s + i;
+}
+
+#if defined(VEC_AVX2) || defined(VEC_NEON)
+/* The block at b with the 3 bytes before it, for a first block whose check reads
+ * context before u8_from (or before the chunk): those bytes count as ASCII, zeros here. */
+static const unsigned char *padded(const eol_scan *e, size_t b, unsigned char buf[3 + BLOCK])
+{
+    size_t lo = b < 3 ? 0 : b - 3;
+    if (lo < e->u8_from) {
+        lo = e->u8_from;
+    }
+    memset(buf, 0, 3 + BLOCK);
+    if (lo < b + BLOCK) {
+        memcpy(buf + 3 + lo - b, e->s + lo, b + BLOCK - lo);
+    }
+    return buf + 3;
+}
+#endif
+
+/* Records a block's UTF-8 verdict: *u8 moves to the block's end, or on an error stays
+ * and the check stops. */
+static void u8_block(eol_scan *e, size_t b, int bad)
+{
+    if (bad) {
+        e->u8 = NULL;
+    } else {
+        *e->u8 = e->s + b + BLOCK;
+    }
+}
+
+#if defined(VEC_AVX2) || defined(VEC_NEON)
+/* UTF-8 validation by table lookup (Keiser and Lemire, "Validating UTF-8 in less than
+ * one instruction per byte", 2021): each byte pair (previous byte, byte) is classified by
+ * three 16-entry tables, indexed by the previous byte's high and low nibble and this
+ * byte's high nibble; the AND of the three entries is non-zero for every error a pair can
+ * show (too short, too long, overlong, surrogate, over U+10FFFF, two continuations), and
+ * its top bit marks "continuation"; a byte 2 or 3 after a 3- or 4-byte lead must be one.
+ * Written from the paper's tables; checked against valid_prefix by tests/fuzz. */
+#define U8_SHORT  0x01u /* lead then no continuation, or lead then lead */
+#define U8_LONG   0x02u /* continuation after ASCII */
+#define U8_OVER3  0x04u /* E0 80..9F */
+#define U8_LARGE  0x08u /* F4 90..BF, F5..FF */
+#define U8_SURR   0x10u /* ED A0..BF */
+#define U8_OVER2  0x20u /* C0, C1 */
+#define U8_L1000  0x40u /* F5..FF 80..8F; F0 80..8F (overlong 4) shares the bit */
+#define U8_TWO    0x80u /* continuation after continuation */
+#define U8_CARRY  (U8_SHORT | U8_LONG | U8_TWO)
+
+/* Whether the 3 bytes before p start a sequence that needs bytes from p on. */
+static int u8_unfinished(const unsigned char *p)
+{
+    return p[-1] >= 0xC0 || p[-2] >= 0xE0 || p[-3] >= 0xF0;
+}
+
+static const unsigned char U8_BYTE1_HIGH[16] = {
+    U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG, U8_LONG,
+    U8_TWO, U8_TWO, U8_TWO, U8_TWO,
+    U8_SHORT | U8_OVER2, U8_SHORT, U8_SHORT | U8_OVER3 | U8_SURR,
+    U8_SHORT | U8_LARGE | U8_L1000
+};
+static const unsigned char U8_BYTE1_LOW[16] = {
+    U8_CARRY | U8_OVER3 | U8_OVER2 | U8_L1000, U8_CARRY | U8_OVER2, U8_CARRY, U8_CARRY,
+    U8_CARRY | U8_LARGE, U8_CARRY | U8_LARGE | U8_L1000, U8_CARRY | U8_LARGE | U8_L1000,
+    U8_CARRY | U8_LARGE | U8_L1000, U8_CARRY | U8_LARGE | U8_L1000,
+    U8_CARRY | U8_LARGE | U8_L1000, U8_CARRY | U8_LARGE | U8_L1000,
+    U8_CARRY | U8_LARGE | U8_L1000, U8_CARRY | U8_LARGE | U8_L1000,
+    U8_CARRY | U8_LARGE | U8_L1000 | U8_SURR, U8_CARRY | U8_LARGE | U8_L1000,
+    U8_CARRY | U8_LARGE | U8_L1000
+};
+static const unsigned char U8_BYTE2_HIGH[16] = {
+    U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT,
+    U8_LONG | U8_OVER2 | U8_TWO | U8_OVER3 | U8_L1000,
+    U8_LONG | U8_OVER2 | U8_TWO | U8_OVER3 | U8_LARGE,
+    U8_LONG | U8_OVER2 | U8_TWO | U8_SURR | U8_LARGE,
+    U8_LONG | U8_OVER2 | U8_TWO | U8_SURR | U8_LARGE,
+    U8_SHORT, U8_SHORT, U8_SHORT, U8_SHORT
+};
+#endif
+
+#ifdef VEC_AVX2
+#define AVX2 __attribute__((target("avx2")))
+
+AVX2 static __m256i avx2_table(const unsigned char t[16])
+{
+    return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)t));
+}
+
+/* Non-zero bytes where p[0..32) has a UTF-8 error (p[-3..0) read as context). */
+AVX2 static __m256i avx2_u8_errors(const unsigned char *p)
+{
+    const __m256i nib = _mm256_set1_epi8(0x0F);
+    const __m256i t1h = avx2_table(U8_BYTE1_HIGH), t1l = avx2_table(U8_BYTE1_LOW);
+    const __m256i t2h = avx2_table(U8_BYTE2_HIGH);
+    __m256i in = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i p1 = _mm256_loadu_si256((const __m256i *)(const void *)(p - 1));
+    __m256i p2 = _mm256_loadu_si256((const __m256i *)(const void *)(p - 2));
+    __m256i p3 = _mm256_loadu_si256((const __m256i *)(const void *)(p - 3));
+    __m256i sc = _mm256_and_si256(
+        _mm256_and_si256(_mm256_shuffle_epi8(t1h, _mm256_and_si256(_mm256_srli_epi16(p1, 4), nib)),
+                         _mm256_shuffle_epi8(t1l, _mm256_and_si256(p1, nib))),
+        _mm256_shuffle_epi8(t2h, _mm256_and_si256(_mm256_srli_epi16(in, 4), nib)));
+    __m256i must23 = _mm256_or_si256(_mm256_subs_epu8(p2, _mm256_set1_epi8(0xE0 - 0x80)),
+                                     _mm256_subs_epu8(p3, _mm256_set1_epi8(0xF0 - 0x80)));
+    return _mm256_xor_si256(_mm256_and_si256(must23, _mm256_set1_epi8(-128)), sc);
+}
+
+AVX2 static uint64_t avx2_bits(__m256i lo, __m256i hi)
+{
+    return (uint64_t)(uint32_t)_mm256_movemask_epi8(lo) |
+           (uint64_t)(uint32_t)_mm256_movemask_epi8(hi) << 32;
+}
+
+/* Reads blocks until one holds a line end or the chunk ends. */
+AVX2 static void avx2_blocks(eol_scan *e)
+{
+    const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
+    const __m256i zero = _mm256_setzero_si256();
+    unsigned char buf[3 + BLOCK];
+    while (e->len - e->next >= BLOCK) {
+        size_t b = e->next;
+        const unsigned char *p = (const unsigned char *)e->s + b;
+        __m256i x0, x1;
+        uint64_t eols;
+        if (e->u8 && b < e->u8_from + 3) {
+            p = padded(e, b, buf);
+        }
+        x0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        x1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+        eols = avx2_bits(_mm256_or_si256(_mm256_cmpeq_epi8(x0, lf), _mm256_cmpeq_epi8(x0, cr)),
+                         _mm256_or_si256(_mm256_cmpeq_epi8(x1, lf), _mm256_cmpeq_epi8(x1, cr)));
+        if (e->u8) {
+            int bad;
+            if (!_mm256_movemask_epi8(_mm256_or_si256(x0, x1))) { /* ASCII */
+                bad = u8_unfinished(p);
+            } else {
+                /* the tables are loaded here, in non-ASCII blocks only: loading them per
+                 * call cost 14 of 72 instructions a call on small frames */
+                bad = avx2_bits(_mm256_cmpeq_epi8(avx2_u8_errors(p), zero),
+                                _mm256_cmpeq_epi8(avx2_u8_errors(p + 32), zero)) != ~(uint64_t)0;
+            }
+            u8_block(e, b, bad);
+        }
+        e->next = b + BLOCK;
+        if (eols) {
+            e->base = b;
+            e->mask = eols;
+            return;
+        }
+    }
+}
+#endif
+
+#ifdef VEC_SSE2
+/* SSE2 has no byte shuffle for the table lookup: a block with non-ASCII bytes is checked
+ * by valid_prefix, sequence by sequence; u8_pos is where the checked sequences end. */
+static int sse2_u8_block(eol_scan *e, size_t b)
+{
+    size_t end = e->len - (b + BLOCK) < 3 ? e->len : b + BLOCK + 3; /* a sequence may run on */
+    if (e->u8_pos < b + BLOCK) {
+        e->u8_pos += valid_prefix((const unsigned char *)e->s + e->u8_pos, end - e->u8_pos);
+    }
+    return e->u8_pos < b + BLOCK;
+}
+
+static uint64_t sse2_eols(__m128i x)
+{
+    return (uint64_t)(unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\n')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\r'))));
+}
+
+static void sse2_blocks(eol_scan *e)
+{
+    while (e->len - e->next >= BLOCK) {
+        size_t b = e->next;
+        const unsigned char *p = (const unsigned char *)e->s + b;
+        __m128i x0, x1, x2, x3;
+        uint64_t eols;
+        x0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+        x1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+        x2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+        x3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+        eols = (sse2_eols(x0) | sse2_eols(x1) << 16 | sse2_eols(x2) << 32 | sse2_eols(x3) << 48);
+        if (e->u8) {
+            int bad;
+            if (!_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(x0, x1), _mm_or_si128(x2, x3)))) {
+                bad = 0; /* a sequence cut by the last block was checked there */
+                e->u8_pos = b + BLOCK;
+            } else {
+                bad = sse2_u8_block(e, b);
+            }
+            u8_block(e, b, bad);
+        }
+        e->next = b + BLOCK;
+        if (eols) {
+            e->base = b;
+            e->mask = eols;
+            return;
+        }
+    }
+}
+#endif
+
+#ifdef VEC_NEON
+/* Bit i set where byte i of the 64 bytes in v0..v3 is 0xFF (simdjson's pairwise adds). */
+static uint64_t neon_bits(uint8x16_t v0, uint8x16_t v1, uint8x16_t v2, uint8x16_t v3)
+{
+    static const unsigned char weight[16] = { 1, 2, 4, 8, 16, 32, 64, 128,
+                                              1, 2, 4, 8, 16, 32, 64, 128 };
+    const uint8x16_t w = vld1q_u8(weight);
+    uint8x16_t s0 = vpaddq_u8(vandq_u8(v0, w), vandq_u8(v1, w));
+    uint8x16_t s1 = vpaddq_u8(vandq_u8(v2, w), vandq_u8(v3, w));
+    s0 = vpaddq_u8(s0, s1);
+    s0 = vpaddq_u8(s0, s0);
+    return vgetq_lane_u64(vreinterpretq_u64_u8(s0), 0);
+}
+
+static uint8x16_t neon_eols(uint8x16_t x)
+{
+    return vorrq_u8(vceqq_u8(x, vdupq_n_u8('\n')), vceqq_u8(x, vdupq_n_u8('\r')));
+}
+
+/* 0xFF where p[0..16) has no UTF-8 error (p[-3..0) read as context). */
+static uint8x16_t neon_u8_ok(const unsigned char *p, uint8x16_t t1h, uint8x16_t t1l,
+                             uint8x16_t t2h)
+{
+    const uint8x16_t nib = vdupq_n_u8(0x0F);
+    uint8x16_t in = vld1q_u8(p), p1 = vld1q_u8(p - 1), p2 = vld1q_u8(p - 2), p3 = vld1q_u8(p - 3);
+    uint8x16_t sc = vandq_u8(vandq_u8(vqtbl1q_u8(t1h, vshrq_n_u8(p1, 4)),
+                                      vqtbl1q_u8(t1l, vandq_u8(p1, nib))),
+                             vqtbl1q_u8(t2h, vshrq_n_u8(in, 4)));
+    uint8x16_t must23 = vorrq_u8(vqsubq_u8(p2, vdupq_n_u8(0xE0 - 0x80)),
+                                 vqsubq_u8(p3, vdupq_n_u8(0xF0 - 0x80)));
+    return vceqq_u8(veorq_u8(vandq_u8(must23, vdupq_n_u8(0x80)), sc), vdupq_n_u8(0));
+}
+
+static void neon_blocks(eol_scan *e)
+{
+    const uint8x16_t t1h = vld1q_u8(U8_BYTE1_HIGH), t1l = vld1q_u8(U8_BYTE1_LOW);
+    const uint8x16_t t2h = vld1q_u8(U8_BYTE2_HIGH);
+    unsigned char buf[3 + BLOCK];
+    while (e->len - e->next >= BLOCK) {
+        size_t b = e->next;
+        const unsigned char *p = (const unsigned char *)e->s + b;
+        uint8x16_t x0, x1, x2, x3;
+        uint64_t eols;
+        if (e->u8 && b < e->u8_from + 3) {
+            p = padded(e, b, buf);
+        }
+        x0 = vld1q_u8(p);
+        x1 = vld1q_u8(p + 16);
+        x2 = vld1q_u8(p + 32);
+        x3 = vld1q_u8(p + 48);
+        eols = neon_bits(neon_eols(x0), neon_eols(x1), neon_eols(x2), neon_eols(x3));
+        if (e->u8) {
+            int bad;
+            if (vmaxvq_u8(vorrq_u8(vorrq_u8(x0, x1), vorrq_u8(x2, x3))) < 0x80) { /* ASCII */
+                bad = u8_unfinished(p);
+            } else {
+                bad = neon_bits(neon_u8_ok(p, t1h, t1l, t2h), neon_u8_ok(p + 16, t1h, t1l, t2h),
+                                neon_u8_ok(p + 32, t1h, t1l, t2h),
+                                neon_u8_ok(p + 48, t1h, t1l, t2h)) != ~(uint64_t)0;
+            }
+            u8_block(e, b, bad);
+        }
+        e->next = b + BLOCK;
+        if (eols) {
+            e->base = b;
+            e->mask = eols;
+            return;
+        }
+    }
+}
+#endif
+
+/* Reads blocks from next until one holds a line end or under a block is left. */
+static void scan_blocks(eol_scan *e)
+{
+#if defined(VEC_AVX2)
+    if (e->avx2) {
+        avx2_blocks(e);
+        return;
+    }
+#endif
+#if defined(VEC_SSE2)
+    sse2_blocks(e);
+#else
+    neon_blocks(e);
+#endif
+}
+
+/* Offset of the first CR or LF in s[at..len), or len. s and len are those given to
+ * scan_init, which the vector scan keeps. */
+static size_t next_eol(eol_scan *e, const char *s, size_t at, size_t len)
+{
+    (void)s;
+    (void)len;
+    for (;;) {
+        while (e->mask) {
+            size_t eol = e->base + (size_t)__builtin_ctzll(e->mask);
+            if (eol >= at) {
+                return eol;
+            }
+            e->mask &= e->mask - 1u;
+        }
+        if (e->next >= e->len) {
+            return e->len;
+        }
+        if (e->len - e->next < BLOCK && e->len >= e->start + BLOCK) {
+            /* The end of a chunk of a block or more: its last block, read again in part
+             * (the same answers for the bytes read before), then no bits below next. */
+            size_t skip = e->next - (e->len - BLOCK);
+            e->next = e->len - BLOCK;
+            scan_blocks(e);
+            e->mask &= ~(uint64_t)0 << skip;
+            continue;
+        }
+        if (e->len - e->next < BLOCK) {
+            /* A chunk under a block (small feeds, small frames): a byte loop, not a padded
+             * copy (which made 1-byte feeds 3x slower). The UTF-8 check stops here;
+             * clean_value's scalar check takes the rest. next: the line end found last
+             * (none before it is left). */
+            size_t i = at > e->next ? at : e->next;
+            while (i < e->len && e->s[i] != '\n' && e->s[i] != '\r') {
+                i++;
+            }
+            e->u8 = NULL;
+            e->next = i;
+            return i;
+        }
+        scan_blocks(e);
+    }
+}
+
+#endif /* VEC */
+
+/* Whether s[0..n) holds a CR or LF: for small chunks and short frames, where setting up
+ * a scan costs more than the bytes. 16 bytes a step where a vector path is built (the
+ * last step overlaps the one before), memchr in the scalar build, byte by byte under 16. */
+static int has_eol(const char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(VEC_SSE2)
+    if (n >= 16) {
+        const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+        for (;; i += 16) {
+            __m128i x;
+            if (i > n - 16) {
+                i = n - 16;
+            }
+            x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)))) {
+                return 1;
+            }
+            if (i == n - 16) {
+                return 0;
+            }
+        }
+    }
+#elif defined(VEC_NEON)
+    if (n >= 16) {
+        for (;; i += 16) {
+            uint8x16_t x;
+            if (i > n - 16) {
+                i = n - 16;
+            }
+            x = vld1q_u8((const unsigned char *)s + i);
+            if (vmaxvq_u8(vorrq_u8(vceqq_u8(x, vdupq_n_u8('\n')), vceqq_u8(x, vdupq_n_u8('\r'))))) {
+                return 1;
+            }
+            if (i == n - 16) {
+                return 0;
+            }
+        }
+    }
+#else
+    if (n >= 16) {
+        return memchr(s, '\n', n) != NULL || memchr(s, '\r', n) != NULL;
+    }
+#endif
+    for (; i < n; i++) {
+        if (s[i] == '\n' || s[i] == '\r') {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* Offset after the line break at eol: past CR LF when both are in s[0..len). */
@@ -146,7 +631,8 @@ typedef struct ctx {
     void *user;
     const char *data_in_chunk; /* the block's only data line, still in the caller's chunk */
     const char *chunk_end;     /* end of the chunk */
-    const char *utf8_valid_to; /* the chunk is valid UTF-8 from the current line to here */
+    const char *utf8_from;     /* the chunk is valid UTF-8 from here (a sequence start) */
+    const char *utf8_valid_to; /* to here, but for a sequence it may leave unfinished */
 } ctx;
 
 static char *type_buf(const sse_parser *p)
@@ -406,6 +892,28 @@ static size_t valid_prefix(const unsigned char *u, size_t n)
     }
 }
 
+/* How many of u[0..n), a sequence start, the chunk's check has found valid: a line cut
+ * by the chunk (at its end, or a comment or retry line) needs no second look. A segment
+ * that stops before utf8_valid_to ends at a line end; one that reaches it may end in an
+ * unfinished sequence, so its last sequence start is where the answer stops. */
+static size_t checked(const ctx *c, const unsigned char *u, size_t n)
+{
+    const char *s = (const char *)u, *end = c->utf8_valid_to;
+    if (!c->utf8_from || s < c->utf8_from || s >= end) {
+        return 0;
+    }
+    if (s + n < end) {
+        return n;
+    }
+    while (end > s && ((unsigned char)end[-1] & 0xC0) == 0x80) {
+        end--;
+    }
+    if (end > s && (unsigned char)end[-1] >= 0xC0) {
+        end--;
+    }
+    return (size_t)(end - s);
+}
+
 /* Passes value bytes on, repairing ill-formed UTF-8 unless SSE_OPT_RAW. A sequence cut
  * by the end of a chunk is held in priv.u8_part until the next chunk completes it. */
 static int store_text(ctx *c, const char *s, size_t n)
@@ -435,7 +943,8 @@ static int store_text(ctx *c, const char *s, size_t n)
                 return 1;
             }
         }
-        v = valid_prefix(u, n);
+        v = checked(c, u, n);
+        v += valid_prefix(u + v, n - v);
         if (v && store_value(c, (const char *)u, v)) {
             return 1;
         }
@@ -631,7 +1140,9 @@ static int dispatch(ctx *c)
         return report_drop(c, err,
                            flags | ((p->priv.options & SSE_OPT_PIECES) ? SSE_FLAG_LAST : 0u));
     }
-    record(p, SSE_KIND_EVENT, &ev);
+    /* every field written once (record() and then these: 95 -> 78 instructions an
+     * event, callgrind on small_mixed) */
+    ev.kind = SSE_KIND_EVENT;
     ev.flags = flags | SSE_FLAG_LAST | ((fl & FL_STARTED) ? 0u : SSE_FLAG_FIRST);
     if (type_len) {
         type_buf(p)[type_len] = '\0';
@@ -643,6 +1154,10 @@ static int dispatch(ctx *c)
     }
     ev.data = data;
     ev.data_len = data_len;
+    ev.id = id_buf(p, p->priv.id_last);
+    ev.id_len = p->priv.id_len[p->priv.id_last];
+    ev.retry = 0;
+    ev.error = SSE_OK;
     return deliver(c, &ev);
 }
 
@@ -760,10 +1275,13 @@ static int clean_value(ctx *c, const char *v, size_t vn)
     if (c->p->priv.options & SSE_OPT_RAW) {
         return 1;
     }
-    if (v + vn > c->utf8_valid_to && v >= c->utf8_valid_to) {
+    /* strictly before utf8_valid_to: the line end after v is checked too, so no sequence
+     * is left unfinished before it (the vector scan may have checked no further) */
+    if (v + vn >= c->utf8_valid_to && v >= c->utf8_valid_to) {
+        c->utf8_from = v;
         c->utf8_valid_to = v + valid_prefix((const unsigned char *)v, (size_t)(c->chunk_end - v));
     }
-    return v + vn <= c->utf8_valid_to;
+    return v >= c->utf8_from && v + vn < c->utf8_valid_to;
 }
 
 /* A clean data line. */
@@ -918,31 +1436,61 @@ sse_error sse_parser_init(sse_parser *p, void *storage, size_t cap, unsigned opt
 }
 
 
-sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event_cb cb,
-                          void *user)
+/* The fast path of small feeds (1-byte feeding, slow trickles): a chunk of ASCII bytes
+ * inside a data value, with room left, is appended here. The same invariant as the line
+ * fast paths: it leaves the parser exactly as value() would (store_text passes ASCII on
+ * unchanged; store_data appends when there is room, outside piece mode), and returns 0,
+ * doing nothing, for any other case. 1-byte feeds of ASCII data lines: 256 -> 99
+ * instructions a byte (callgrind, with feed() split off). */
+static int small_data(sse_parser *p, const char *d, size_t len)
 {
-    const char *d = (const char *)data, *s = d;
+    size_t i;
+    char *out;
+    if (len > SMALL_FEED || p->priv.state != ST_VALUE || p->priv.field != F_DATA ||
+        p->priv.u8_n != 0 || (p->priv.flags & FL_DATA_OVER) ||
+        (p->priv.options & SSE_OPT_PIECES) || len > p->priv.data_cap - 1 - p->priv.data_len) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)d[i] >= 0x80 || d[i] == '\n' || d[i] == '\r') {
+            return 0;
+        }
+    }
+    out = data_buf(p) + p->priv.data_len;
+    for (i = 0; i < len; i++) { /* no memcpy call for a few bytes */
+        out[i] = d[i];
+    }
+    p->priv.data_len += len;
+    return 1;
+}
+
+/* The body of sse_parser_feed for a chunk that small_data did not take: kept out of
+ * it, so that a small feed does not pay for this function's frame. */
+static NOINLINE sse_error feed(sse_parser *p, const char *d, size_t len, sse_event_cb cb,
+                               void *user)
+{
+    const char *s = d;
     size_t at;
     eol_scan scan;
     ctx c;
-    if (!p || !cb || (!data && len)) {
-        return SSE_ERR_ARG;
-    }
-    if (p->priv.flags & FL_BUSY) {
-        return SSE_ERR_BUSY;
-    }
-    if (p->priv.flags & FL_STOPPED) {
-        return SSE_ERR_STOPPED;
-    }
-    if (len == 0) {
-        return SSE_OK;
-    }
     c.p = p;
     c.cb = cb;
     c.user = user;
     c.data_in_chunk = NULL;
     c.chunk_end = d + len;
+    c.utf8_from = d + len; /* nothing checked yet */
     c.utf8_valid_to = d;
+    if (len <= SMALL_FEED && p->priv.state != ST_BOM && !(p->priv.flags & FL_AFTER_CR) &&
+        !has_eol(d, len)) {
+        /* A small chunk inside a line: what the loop below does with it (line_part, then
+         * the flush every feed ends with), without setting up the scan. 1-byte feeds,
+         * instructions a byte (callgrind): CJK text 303 -> 221, event/id/data lines
+         * 192 -> 156. Inside a value, value() at once: line_part's call cost CJK 6%. */
+        return (p->priv.state == ST_VALUE ? value(&c, d, len) : line_part(&c, d, len)) ||
+                       flush_data(&c)
+                   ? SSE_ERR_STOPPED
+                   : SSE_OK;
+    }
     if (p->priv.state == ST_BOM) {
         bom(p, &s, d + len);
     }
@@ -952,6 +1500,13 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
         at += d[at] == '\n';
     }
     scan_init(&scan, d, at, len);
+    if (!(p->priv.options & SSE_OPT_RAW)) {
+        scan_utf8(&scan, &c.utf8_from, &c.utf8_valid_to);
+    }
+    /* The hot loop. INVARIANT: d[at] starts a line (or continues the last chunk's); every
+     * line before it went to line() in order; the scan has read d up to at least the
+     * line end it returns, and utf8_from..utf8_valid_to is valid UTF-8 (a last sequence
+     * may be unfinished), so a value ending before utf8_valid_to needs no check. */
     while (at < len) {
         size_t eol = next_eol(&scan, d, at, len);
         if (eol == len) {
@@ -964,7 +1519,7 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
             return SSE_ERR_STOPPED;
         }
         at = eol + 1;
-        if (eol == scan.cr) {
+        if (d[eol] == '\r') {
             if (at == len) { /* its LF, if any, comes in the next chunk */
                 p->priv.flags |= FL_AFTER_CR;
             } else {
@@ -973,6 +1528,21 @@ sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event
         }
     }
     return flush_data(&c) ? SSE_ERR_STOPPED : SSE_OK;
+}
+
+sse_error sse_parser_feed(sse_parser *p, const void *data, size_t len, sse_event_cb cb,
+                          void *user)
+{
+    if (!p || !cb || (!data && len)) {
+        return SSE_ERR_ARG;
+    }
+    if (p->priv.flags & (FL_BUSY | FL_STOPPED)) {
+        return p->priv.flags & FL_BUSY ? SSE_ERR_BUSY : SSE_ERR_STOPPED;
+    }
+    if (len == 0 || small_data(p, (const char *)data, len)) {
+        return SSE_OK;
+    }
+    return feed(p, (const char *)data, len, cb, user);
 }
 
 sse_error sse_parser_finish(sse_parser *p, sse_event_cb cb, void *user)
@@ -994,6 +1564,7 @@ sse_error sse_parser_finish(sse_parser *p, sse_event_cb cb, void *user)
     c.user = user;
     c.data_in_chunk = NULL;
     c.chunk_end = NULL;
+    c.utf8_from = NULL;
     c.utf8_valid_to = NULL;
     if (p->priv.state == ST_BOM) { /* the stream was empty, or a BOM's first bytes */
         p->priv.state = ST_NAME;
@@ -1295,6 +1866,75 @@ static void emit_head(sink *k, const sse_frame *f)
     }
 }
 
+#ifdef VEC_AVX2
+/* copy_line for n >= 64: 64 bytes a step, the last step overlapping the one before. */
+AVX2 static int avx2_copy_line(char *out, const char *s, size_t n)
+{
+    const __m256i lf = _mm256_set1_epi8('\n'), cr = _mm256_set1_epi8('\r');
+    size_t i;
+    for (i = 0;; i += BLOCK) {
+        __m256i x0, x1, eol;
+        if (i > n - BLOCK) {
+            i = n - BLOCK;
+        }
+        x0 = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
+        x1 = _mm256_loadu_si256((const __m256i *)(const void *)(s + i + 32));
+        eol = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x0, lf), _mm256_cmpeq_epi8(x0, cr)),
+                              _mm256_or_si256(_mm256_cmpeq_epi8(x1, lf), _mm256_cmpeq_epi8(x1, cr)));
+        if (!_mm256_testz_si256(eol, eol)) {
+            return 0;
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(out + i), x0);
+        _mm256_storeu_si256((__m256i *)(void *)(out + i + 32), x1);
+        if (i == n - BLOCK) {
+            return 1;
+        }
+    }
+}
+#endif
+
+/* Copies s[0..n) to out if it holds no CR or LF; returns 0 otherwise, out's bytes then
+ * unspecified. With AVX2 the check and the copy are one pass (a check, then memcpy, made
+ * 64 KiB data lines 0.54x memcpy; one pass: 0.92x). */
+static int copy_line(char *out, const char *s, size_t n)
+{
+#ifdef VEC_AVX2
+    if (n >= BLOCK && __builtin_cpu_supports("avx2")) {
+        return avx2_copy_line(out, s, n);
+    }
+#endif
+    if (has_eol(s, n)) {
+        return 0;
+    }
+    memcpy(out, s, n);
+    return 1;
+}
+
+/* The frame most streams send: only data, one line of it, and room in out. Writes what
+ * the general path writes for it ("data: ", the data, "\n\n") with one room check and
+ * no sink; returns 0, writing nothing, for any other frame. An 81-byte data line:
+ * 444 -> 298 instructions a frame (callgrind). */
+static int encode_data_line(void *out, size_t cap, const sse_frame *f, size_t *len)
+{
+    static const char prefix[6] = { 'd', 'a', 't', 'a', ':', ' ' };
+    char *o = (char *)out;
+    size_t n = f->data_len;
+    if (!o || !f->data || f->comment || f->type || f->id || f->has_retry || n > cap ||
+        cap - n < sizeof prefix + 2) {
+        return 0;
+    }
+    /* a line break found half-way leaves bytes in out[6..6+n): the general path writes
+     * over them (a break makes the output longer, never shorter, than n + 8) */
+    if (!copy_line(o + 6, f->data, n)) {
+        return 0;
+    }
+    memcpy(o, prefix, sizeof prefix);
+    o[6 + n] = '\n';
+    o[7 + n] = '\n';
+    *len = n + 8;
+    return 1;
+}
+
 sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *len)
 {
     sink k;
@@ -1305,6 +1945,9 @@ sse_error sse_encode(void *out, size_t cap, const sse_frame *f, size_t *len)
     *len = 0;
     if (!frame_fields_fit(f, f->data ? f->data_len : 0)) {
         return SSE_ERR_TOO_LARGE;
+    }
+    if (encode_data_line(out, cap, f, len)) {
+        return SSE_OK;
     }
     err = check_fields(f);
     if (err != SSE_OK) {

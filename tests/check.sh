@@ -165,6 +165,10 @@ sys.exit(1 if bad or not tests else 0)
 stage "fuzzers, clang-tidy, cppcheck"
 bash .ci/hostile.sh
 
+# --- 4b. every scanner path (issue 14): forced paths, cross targets, NEON under qemu -----
+stage "scanner paths: vectors with each path forced, cross compilers, aarch64 NEON (qemu)"
+bash tests/simd.sh build "$shared"
+
 stage "portability"; bash tests/portability.sh
 
 # --- 5. benchmark, short --------------------------------------------------------------
