@@ -773,28 +773,6 @@ static void upstream_readable(struct relay *r, int64_t now)
 
 /* ---- main loop ------------------------------------------------------------------------ */
 
-static int listen_on(unsigned port)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
-        fprintf(stderr, "sse_relay: port %u: %s\n", port, strerror(errno));
-        exit(1);
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    printf("listening on http://127.0.0.1:%u/\n", (unsigned)ntohs(sa.sin_port));
-    fflush(stdout);
-    return fd;
-}
-
 static int usage(void)
 {
     fprintf(stderr, "usage: sse_relay [--port P] [--queue-kb K] [--stall-ms MS] [--keepalive-ms MS]\n"
@@ -855,7 +833,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    lfd = listen_on(port);
+    lfd = limits_listen("sse_relay", port, "http");
     r.last_out_ms = limits_now_ms();
     r.u_at = r.last_out_ms; /* connect at once */
 

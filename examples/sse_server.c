@@ -443,28 +443,6 @@ static void keep_alive(struct server *s, int64_t now)
     s->last_send_ms = now;
 }
 
-static int listen_on(unsigned port)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
-        fprintf(stderr, "sse_server: port %u: %s\n", port, strerror(errno));
-        exit(1);
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    printf("listening on http://127.0.0.1:%u/\n", (unsigned)ntohs(sa.sin_port));
-    fflush(stdout);
-    return fd;
-}
-
 int main(int argc, char **argv)
 {
     struct server s;
@@ -479,7 +457,7 @@ int main(int argc, char **argv)
     limits_defaults(&s.lim, "sse_server");
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--port") == 0) {
-            port = feed_number("sse_server", argc, argv, &a, 0, 65535);
+            port = limits_number("sse_server", argc, argv, &a, 0, 65535);
         } else if (!feed_option(&s.feed, argc, argv, &a) &&
                    !limits_option(&s.lim, argc, argv, &a)) {
             fprintf(stderr, "usage: sse_server [--port P] [--interval-ms MS] [--history N] "
@@ -500,7 +478,7 @@ int main(int argc, char **argv)
     if (feed_ring_init(&s.feed, s.last_send_ms) < 0) { /* rebuilt from the clock */
         return 1;
     }
-    lfd = listen_on(port);
+    lfd = limits_listen("sse_server", port, "http");
 
     while (!stop) {
         int64_t now = feed_now_ms(), mono, later, timeout;
