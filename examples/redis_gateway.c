@@ -1029,26 +1029,19 @@ static void route(struct client *c)
 /* Reads what arrived. Returns -1 when the client must be closed. */
 static int on_readable(struct client *c)
 {
-    char sink[512];
-    ssize_t r;
-    long end;
+    enum limits_head h;
 
     if (c->state != HEAD) { /* nothing more is expected: watch for EOF, drop the rest */
-        r = read(c->fd, sink, sizeof sink);
-        return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR) ? -1 : 0;
+        return limits_discard(c->fd);
     }
-    r = read(c->fd, c->in + c->in_len, REQUEST_CAP - 1 - c->in_len);
-    if (r <= 0) {
-        return r == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
-    }
-    c->in_len += (size_t)r;
-    c->in[c->in_len] = '\0';
-    end = limits_head_end(c->in, c->in_len, c->in_len - (size_t)r);
-    if (end < 0) {
+    h = limits_read_head(c->fd, c->in, &c->in_len, REQUEST_CAP);
+    if (h == LIMITS_HEAD_GONE) {
+        return -1;
+    } else if (h == LIMITS_HEAD_BAD) {
         respond(c, "400 Bad Request", "malformed request head\n");
-    } else if (end > 0) {
+    } else if (h == LIMITS_HEAD_DONE) {
         route(c);
-    } else if (c->in_len == REQUEST_CAP - 1) {
+    } else if (h == LIMITS_HEAD_LARGE) {
         respond(c, "431 Request Header Fields Too Large", "too large\n");
     } else {
         return 0;

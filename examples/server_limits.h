@@ -169,6 +169,41 @@ static inline long limits_head_end(const char *in, size_t len, size_t from)
     return 0;
 }
 
+enum limits_head {
+    LIMITS_HEAD_MORE,  /* not complete yet, or nothing arrived */
+    LIMITS_HEAD_DONE,  /* complete: in holds it through its blank line, then a NUL */
+    LIMITS_HEAD_BAD,   /* malformed (limits_head_end): answer 400 */
+    LIMITS_HEAD_LARGE, /* cap - 1 bytes and still not complete: answer 431 */
+    LIMITS_HEAD_GONE   /* the peer closed or the read failed: close */
+};
+
+/* One read of a request head from fd into in (cap bytes; *len of them read so far, then a
+ * NUL), checked as it arrives. */
+static inline enum limits_head limits_read_head(int fd, char *in, size_t *len, size_t cap)
+{
+    ssize_t r = read(fd, in + *len, cap - 1 - *len);
+    long end;
+    if (r <= 0) {
+        return r == 0 || (errno != EAGAIN && errno != EINTR) ? LIMITS_HEAD_GONE : LIMITS_HEAD_MORE;
+    }
+    *len += (size_t)r;
+    in[*len] = '\0';
+    end = limits_head_end(in, *len, *len - (size_t)r);
+    if (end != 0) {
+        return end < 0 ? LIMITS_HEAD_BAD : LIMITS_HEAD_DONE;
+    }
+    return *len == cap - 1 ? LIMITS_HEAD_LARGE : LIMITS_HEAD_MORE;
+}
+
+/* Reads and drops what a connection sends after its request (nothing more is expected):
+ * returns -1 at its EOF or on an error, when it must be closed. */
+static inline int limits_discard(int fd)
+{
+    char sink[512];
+    ssize_t r = read(fd, sink, sizeof sink);
+    return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR) ? -1 : 0;
+}
+
 /* Sends a complete HTTP/1.1 answer with no body but its status line to a connection
  * that sent no request yet (or an incomplete one), and ends the sending side; the caller
  * closes fd. The request bytes that already arrived are read first: closing with unread

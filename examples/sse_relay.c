@@ -411,27 +411,20 @@ static void route(struct relay *r, struct client *c)
 /* Reads what arrived: one read per poll round. Returns -1 when the client must be closed. */
 static int on_readable(struct relay *r, struct client *c)
 {
-    char sink[512];
-    ssize_t got;
-    long end;
+    enum limits_head h;
 
     if (c->state != READING) { /* nothing more is expected: watch for EOF, drop the rest */
-        got = read(c->fd, sink, sizeof sink);
-        return got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) ? -1 : 0;
+        return limits_discard(c->fd);
     }
-    got = read(c->fd, c->in + c->in_len, sizeof c->in - 1 - c->in_len);
-    if (got <= 0) {
-        return got == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
-    }
-    c->in_len += (size_t)got;
-    c->in[c->in_len] = '\0';
-    c->deadline = limits_deadline(&r->lim, c->born, 1);
-    end = limits_head_end(c->in, c->in_len, c->in_len - (size_t)got);
-    if (end < 0) {
+    h = limits_read_head(c->fd, c->in, &c->in_len, sizeof c->in);
+    c->deadline = limits_deadline(&r->lim, c->born, c->in_len > 0);
+    if (h == LIMITS_HEAD_GONE) {
+        return -1;
+    } else if (h == LIMITS_HEAD_BAD) {
         respond(r, c, "400 Bad Request");
-    } else if (end > 0) {
+    } else if (h == LIMITS_HEAD_DONE) {
         route(r, c);
-    } else if (c->in_len == sizeof c->in - 1) {
+    } else if (h == LIMITS_HEAD_LARGE) {
         respond(r, c, "431 Request Header Fields Too Large");
     }
     return 0;

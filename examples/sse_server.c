@@ -280,27 +280,20 @@ static void route(struct server *s, struct client *c)
 /* Reads what arrived: one read per poll round. Returns -1 when the client must be closed. */
 static int on_readable(struct server *s, struct client *c)
 {
-    char sink[512];
-    ssize_t r;
-    long end;
+    enum limits_head h;
 
     if (c->state != READING) { /* nothing more is expected: watch for EOF, drop the rest */
-        r = read(c->fd, sink, sizeof sink);
-        return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR) ? -1 : 0;
+        return limits_discard(c->fd);
     }
-    r = read(c->fd, c->in + c->in_len, REQUEST_CAP - 1 - c->in_len);
-    if (r <= 0) {
-        return r == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
-    }
-    c->in_len += (size_t)r;
-    c->in[c->in_len] = '\0';
-    c->deadline = limits_deadline(&s->lim, c->born, 1);
-    end = limits_head_end(c->in, c->in_len, c->in_len - (size_t)r);
-    if (end < 0) {
+    h = limits_read_head(c->fd, c->in, &c->in_len, REQUEST_CAP);
+    c->deadline = limits_deadline(&s->lim, c->born, c->in_len > 0);
+    if (h == LIMITS_HEAD_GONE) {
+        return -1;
+    } else if (h == LIMITS_HEAD_BAD) {
         respond(s, c, "400 Bad Request", "text/plain", "malformed request head\n");
-    } else if (end > 0) {
+    } else if (h == LIMITS_HEAD_DONE) {
         route(s, c);
-    } else if (c->in_len == REQUEST_CAP - 1) {
+    } else if (h == LIMITS_HEAD_LARGE) {
         respond(s, c, "431 Request Header Fields Too Large", "text/plain", "too large\n");
     } else {
         return 0;
