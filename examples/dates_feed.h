@@ -35,11 +35,13 @@
  * Options
  *   feed_option takes --interval-ms MS (default 1000), --history N (default 64) and
  *   --retry-ms MS (default 1000) and --keepalive-ms MS (default 15000: the comment
- *   ": keep-alive" after that long without a frame); feed_number reads any other numeric option.
+ *   ": keep-alive" after that long without a frame); limits_number (server_limits.h) reads
+ *   any other numeric option.
  */
 #ifndef DATES_FEED_H
 #define DATES_FEED_H
 
+#include "server_limits.h"
 #include "sse.h"
 
 #include <stdint.h>
@@ -181,19 +183,11 @@ static inline void feed_defaults(struct feed *f, const char *prog)
     f->keepalive_ms = FEED_KEEPALIVE_MS;
 }
 
-/* Reads the number after option argv[*i] and steps over it; exits with a message when it
- * is missing or not in min..max. */
+/* limits_number under the name mhd_server.c calls it by. */
 static inline unsigned feed_number(const char *prog, int argc, char **argv, int *i, unsigned min,
                                    unsigned max)
 {
-    char *end;
-    unsigned long v = *i + 1 < argc ? strtoul(argv[*i + 1], &end, 10) : 0;
-    if (*i + 1 >= argc || *end != '\0' || v < min || v > max) {
-        fprintf(stderr, "%s: %s needs a number from %u to %u\n", prog, argv[*i], min, max);
-        exit(2);
-    }
-    ++*i;
-    return (unsigned)v;
+    return limits_number(prog, argc, argv, i, min, max);
 }
 
 /* Takes argv[*i] and its value when it is one of the feed's options; returns 1 then, or 0
@@ -201,13 +195,13 @@ static inline unsigned feed_number(const char *prog, int argc, char **argv, int 
 static inline int feed_option(struct feed *f, int argc, char **argv, int *i)
 {
     if (strcmp(argv[*i], "--interval-ms") == 0) {
-        f->interval_ms = feed_number(f->prog, argc, argv, i, 1, 3600000);
+        f->interval_ms = limits_number(f->prog, argc, argv, i, 1, 3600000);
     } else if (strcmp(argv[*i], "--history") == 0) {
-        f->history = feed_number(f->prog, argc, argv, i, 2, 1000000);
+        f->history = limits_number(f->prog, argc, argv, i, 2, 1000000);
     } else if (strcmp(argv[*i], "--retry-ms") == 0) {
-        f->retry_ms = feed_number(f->prog, argc, argv, i, 0, 3600000);
+        f->retry_ms = limits_number(f->prog, argc, argv, i, 0, 3600000);
     } else if (strcmp(argv[*i], "--keepalive-ms") == 0) {
-        f->keepalive_ms = feed_number(f->prog, argc, argv, i, 1, 3600000);
+        f->keepalive_ms = limits_number(f->prog, argc, argv, i, 1, 3600000);
     } else {
         return 0;
     }

@@ -981,29 +981,6 @@ static SSL_CTX *tls_context(const char *cert, const char *key)
     return ctx;
 }
 
-static int listen_on(unsigned port, int tls)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
-        fprintf(stderr, "h2_server: port %u: %s\n", port, strerror(errno));
-        exit(1);
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    printf("listening on %s://127.0.0.1:%u/\n", tls ? "https" : "http",
-           (unsigned)ntohs(sa.sin_port));
-    fflush(stdout);
-    return fd;
-}
-
 static void usage(void)
 {
     fprintf(stderr, "usage: h2_server [--port P] [--interval-ms MS] [--history N] "
@@ -1028,9 +1005,9 @@ int main(int argc, char **argv)
     s.max_streams = 1000;
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--port") == 0) {
-            port = feed_number("h2_server", argc, argv, &a, 0, 65535);
+            port = limits_number("h2_server", argc, argv, &a, 0, 65535);
         } else if (strcmp(argv[a], "--max-streams") == 0) {
-            s.max_streams = feed_number("h2_server", argc, argv, &a, 1, 1000000);
+            s.max_streams = limits_number("h2_server", argc, argv, &a, 1, 1000000);
         } else if (strcmp(argv[a], "--cert") == 0 && a + 1 < argc) {
             cert = argv[++a];
         } else if (strcmp(argv[a], "--key") == 0 && a + 1 < argc) {
@@ -1070,7 +1047,7 @@ int main(int argc, char **argv)
     if (feed_ring_init(&s.feed, s.last_send_ms) < 0) { /* rebuilt from the clock */
         return 1;
     }
-    lfd = listen_on(port, s.tls != NULL);
+    lfd = limits_listen("h2_server", port, s.tls != NULL ? "https" : "http");
 
     while (!stop) {
         int64_t now = feed_now_ms(), mono, later, timeout;

@@ -12,20 +12,18 @@
  * Options (every wait has a deadline, every buffer a cap)
  *   --port P             0: any free port (the bound one is printed)
  *   --redis HOST:PORT    default 127.0.0.1:6379
- *   --max-conns N        open connections (default 10000); one more gets 503 and a close
  *   --max-topics N       topics read at once (default 1024); a new one beyond gets 503
  *   --max-queue-kb KB    per-client output queue (default 256): a client that falls further
  *                        behind is disconnected (reset) and resumes with Last-Event-ID;
  *                        it must hold a burst (one read: up to 64 entries of a topic)
- *   --idle-timeout-ms MS no byte within MS of the connect: closed (default 5000)
- *   --head-timeout-ms MS no complete request head within MS: 408 and close (default 10000)
  *   --send-timeout-ms MS a client with queued output that takes none of it for MS is
  *                        reset (default 30000)
  *   --keepalive-ms MS    ": keep-alive" after MS without output (default 15000)
  *   --retry-ms MS        the "retry:" frame every stream starts with (default 1000)
  *   -v                   log each stream opened and closed
- *   --max-conns, --idle-timeout-ms, --head-timeout-ms and --keepalive-ms mean what they
- *   mean for sse_server and h2_server.
+ *   --max-conns N, --idle-timeout-ms MS, --head-timeout-ms MS, and the 400 for a malformed
+ *   head (NUL, bare CR, bare LF), the 431 for one over 4 KiB and the 503 with a spare
+ *   descriptor when out of them: server_limits.h, as for sse_server, h2_server, sse_relay.
  *
  * Streams and events
  *   GET /streams/<topic> serves the Redis Stream <topic> (1 to 128 bytes of A-Z a-z 0-9
@@ -77,6 +75,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "server_limits.h"
 #include "sse.h"
 
 #include <hiredis/async.h>
@@ -95,7 +94,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,7 +106,7 @@
 #define WRITE_BUDGET 65536 /* bytes per client per poll round */
 #define BACKOFF_MIN  100
 #define BACKOFF_MAX  5000
-#define TIMER_MS     250 /* deadlines are checked this often */
+#define TIMER_MS     250 /* the longest poll wait */
 
 struct sid { /* a stream entry ID */
     uint64_t ms, seq;
@@ -158,8 +156,10 @@ struct rconn {
 static struct {
     const char *redis_host;
     int redis_port;
-    size_t max_conns, max_topics, max_queue;
-    int64_t idle_timeout, head_timeout, send_timeout, keepalive;
+    struct limits lim; /* --max-conns, --idle-timeout-ms, --head-timeout-ms (server_limits.h) */
+    int paused;        /* out of file descriptors: stop accepting until a client leaves */
+    size_t max_topics, max_queue;
+    int64_t send_timeout, keepalive;
     unsigned retry_ms;
     int verbose;
 
@@ -188,13 +188,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop = 1;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- entry IDs ---------------------------------------------------------------------- */
@@ -1036,22 +1029,19 @@ static void route(struct client *c)
 /* Reads what arrived. Returns -1 when the client must be closed. */
 static int on_readable(struct client *c)
 {
-    char sink[512];
-    ssize_t r;
+    enum limits_head h;
 
     if (c->state != HEAD) { /* nothing more is expected: watch for EOF, drop the rest */
-        r = read(c->fd, sink, sizeof sink);
-        return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR) ? -1 : 0;
+        return limits_discard(c->fd);
     }
-    r = read(c->fd, c->in + c->in_len, REQUEST_CAP - 1 - c->in_len);
-    if (r <= 0) {
-        return r == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
-    }
-    c->in_len += (size_t)r;
-    c->in[c->in_len] = '\0';
-    if (strstr(c->in, "\r\n\r\n") != NULL) {
+    h = limits_read_head(c->fd, c->in, &c->in_len, REQUEST_CAP);
+    if (h == LIMITS_HEAD_GONE) {
+        return -1;
+    } else if (h == LIMITS_HEAD_BAD) {
+        respond(c, "400 Bad Request", "malformed request head\n");
+    } else if (h == LIMITS_HEAD_DONE) {
         route(c);
-    } else if (c->in_len == REQUEST_CAP - 1) {
+    } else if (h == LIMITS_HEAD_LARGE) {
         respond(c, "431 Request Header Fields Too Large", "too large\n");
     } else {
         return 0;
@@ -1107,28 +1097,17 @@ static void sweep(void)
         free(c->q);
         free(c);
         g.c[i] = g.c[--g.n];
+        g.paused = 0;
     }
 }
 
 static void accept_all(int lfd)
 {
-    static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-                               "Content-Length: 16\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
-                               "too many clients\n";
     for (;;) {
-        int one = 1, fd = accept(lfd, NULL, NULL);
+        int one = 1, fd = limits_accept(&g.lim, lfd, g.n, 1, &g.paused);
         struct client *c;
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE) {
-                fprintf(stderr, "redis_gateway: accept: %s\n", strerror(errno));
-            }
             return;
-        }
-        if (g.n >= g.max_conns) {
-            ssize_t w = write(fd, busy, sizeof busy - 1); /* best effort, then close */
-            (void)w;
-            close(fd);
-            continue;
         }
         fcntl(fd, F_SETFL, O_NONBLOCK);
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -1157,9 +1136,11 @@ static void accept_all(int lfd)
     }
 }
 
-/* Deadlines: the request head, a client that takes none of its output, keep-alives. */
-static void timers(void)
+/* Deadlines: the request head, a client that takes none of its output, keep-alives.
+ * Returns the earliest one still ahead (g.now + TIMER_MS at the latest). */
+static int64_t timers(void)
 {
+    int64_t later = g.now + TIMER_MS, due;
     size_t i;
     for (i = 0; i < g.n; i++) {
         struct client *c = g.c[i];
@@ -1167,60 +1148,38 @@ static void timers(void)
             continue;
         }
         if (c->state == HEAD) {
-            if (c->in_len == 0 && g.now - c->since >= g.idle_timeout) {
+            due = limits_deadline(&g.lim, c->since, c->in_len > 0);
+            if (g.now < due) {
+                later = due < later ? due : later;
+            } else if (c->in_len == 0) {
                 c->dead = 1; /* said nothing at all: closed silently */
-            } else if (g.now - c->since >= g.head_timeout) {
+            } else {
                 respond(c, "408 Request Timeout", "request head took too long\n");
             }
         } else if (c->q_len > c->q_off) {
-            if (g.now - c->last_progress >= g.send_timeout) {
+            due = c->last_progress + g.send_timeout;
+            if (g.now < due) {
+                later = due < later ? due : later;
+            } else {
                 fprintf(stderr,
                         "redis_gateway: client %d took no output for %lld ms, "
                         "disconnecting\n",
                         c->fd, (long long)g.send_timeout);
                 c->dead = 2;
             }
-        } else if (c->head_sent && c->state != RESPONDING && g.now - c->last_out >= g.keepalive) {
-            enqueue(c, g.keepalive_frame, g.keepalive_len);
+        } else if (c->head_sent && c->state != RESPONDING) {
+            due = c->last_out + g.keepalive;
+            if (g.now < due) {
+                later = due < later ? due : later;
+            } else {
+                enqueue(c, g.keepalive_frame, g.keepalive_len);
+            }
         }
     }
-}
-
-static int listen_on(unsigned port)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
-        fprintf(stderr, "redis_gateway: port %u: %s\n", port, strerror(errno));
-        exit(1);
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    printf("listening on http://127.0.0.1:%u/\n", (unsigned)ntohs(sa.sin_port));
-    fflush(stdout);
-    return fd;
+    return later;
 }
 
 /* ---- options, main loop ------------------------------------------------------------- */
-
-static unsigned long number(int argc, char **argv, int *i, unsigned long min, unsigned long max)
-{
-    char *end;
-    unsigned long v = *i + 1 < argc ? strtoul(argv[*i + 1], &end, 10) : 0;
-    if (*i + 1 >= argc || *end != '\0' || v < min || v > max) {
-        fprintf(stderr, "redis_gateway: %s needs a number from %lu to %lu\n", argv[*i], min, max);
-        exit(2);
-    }
-    ++*i;
-    return v;
-}
 
 static void options(int argc, char **argv, unsigned *port)
 {
@@ -1228,18 +1187,16 @@ static void options(int argc, char **argv, unsigned *port)
     int a;
     g.redis_host = "127.0.0.1";
     g.redis_port = 6379;
-    g.max_conns = 10000;
+    limits_defaults(&g.lim, "redis_gateway");
     g.max_topics = 1024;
     g.max_queue = 256 * 1024;
-    g.idle_timeout = 5000;
-    g.head_timeout = 10000;
     g.send_timeout = 30000;
     g.keepalive = 15000;
     g.retry_ms = 1000;
     for (a = 1; a < argc; a++) {
         const char *o = argv[a];
         if (strcmp(o, "--port") == 0) {
-            *port = (unsigned)number(argc, argv, &a, 0, 65535);
+            *port = limits_number("redis_gateway", argc, argv, &a, 0, 65535);
         } else if (strcmp(o, "--redis") == 0 && a + 1 < argc) {
             const char *colon = strrchr(argv[++a], ':');
             size_t n = colon != NULL ? (size_t)(colon - argv[a]) : 0;
@@ -1253,25 +1210,19 @@ static void options(int argc, char **argv, unsigned *port)
             host[n] = '\0';
             g.redis_host = host;
             g.redis_port = (int)p;
-        } else if (strcmp(o, "--max-conns") == 0) {
-            g.max_conns = number(argc, argv, &a, 1, 1000000);
         } else if (strcmp(o, "--max-topics") == 0) {
-            g.max_topics = number(argc, argv, &a, 1, 100000);
+            g.max_topics = limits_number("redis_gateway", argc, argv, &a, 1, 100000);
         } else if (strcmp(o, "--max-queue-kb") == 0) {
-            g.max_queue = 1024 * number(argc, argv, &a, 16, 1048576);
-        } else if (strcmp(o, "--head-timeout-ms") == 0) {
-            g.head_timeout = (int64_t)number(argc, argv, &a, 1, 3600000);
-        } else if (strcmp(o, "--idle-timeout-ms") == 0) {
-            g.idle_timeout = (int64_t)number(argc, argv, &a, 1, 3600000);
+            g.max_queue = 1024 * (size_t)limits_number("redis_gateway", argc, argv, &a, 16, 1048576);
         } else if (strcmp(o, "--send-timeout-ms") == 0) {
-            g.send_timeout = (int64_t)number(argc, argv, &a, 1, 3600000);
+            g.send_timeout = limits_number("redis_gateway", argc, argv, &a, 1, 3600000);
         } else if (strcmp(o, "--keepalive-ms") == 0) {
-            g.keepalive = (int64_t)number(argc, argv, &a, 1, 3600000);
+            g.keepalive = limits_number("redis_gateway", argc, argv, &a, 1, 3600000);
         } else if (strcmp(o, "--retry-ms") == 0) {
-            g.retry_ms = (unsigned)number(argc, argv, &a, 0, 3600000);
+            g.retry_ms = limits_number("redis_gateway", argc, argv, &a, 0, 3600000);
         } else if (strcmp(o, "-v") == 0) {
             g.verbose = 1;
-        } else {
+        } else if (!limits_option(&g.lim, argc, argv, &a)) {
             fprintf(stderr, "usage: redis_gateway [--port P] [--redis HOST:PORT] [--max-conns N] "
                             "[--max-topics N] [--max-queue-kb KB] [--head-timeout-ms MS] "
                             "[--idle-timeout-ms MS] [--send-timeout-ms MS] [--keepalive-ms MS] "
@@ -1316,19 +1267,13 @@ static void redis_events(const struct pollfd *p, struct rconn *rc)
 int main(int argc, char **argv)
 {
     struct sigaction sa;
-    struct rlimit rl;
     struct pollfd *pfd = NULL;
     size_t npfd = 0, i;
     unsigned port = 8080;
-    int64_t last_timers = 0;
     int lfd;
 
     options(argc, argv, &port);
-    /* One fd per client: allow as many as the hard limit does. */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    limits_setup(&g.lim); /* one fd per client: as many as the hard limit allows */
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns EINTR */
     sigaction(SIGINT, &sa, NULL);
@@ -1336,14 +1281,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     setup_frames();
     g.backoff = BACKOFF_MIN;
-    g.now = now_ms();
-    lfd = listen_on(port);
+    g.now = limits_now_ms();
+    lfd = limits_listen("redis_gateway", port, "http");
 
     while (!stop) {
-        int64_t timeout = TIMER_MS;
+        int64_t timeout, due;
         size_t n = 0;
 
-        g.now = now_ms();
+        g.now = limits_now_ms();
         if (g.broken) {
             redis_teardown();
         }
@@ -1352,12 +1297,10 @@ int main(int argc, char **argv)
         }
         pump();
         read_loop();
-        if (g.now - last_timers >= TIMER_MS) {
-            timers();
-            last_timers = g.now;
-        }
+        due = timers();
         sweep();
         topic_sweep();
+        timeout = due - g.now;
         if (g.rd.ac == NULL && g.cmd.ac == NULL && g.next_try - g.now < timeout) {
             timeout = g.next_try - g.now < 0 ? 0 : g.next_try - g.now;
         }
@@ -1371,7 +1314,7 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
-        pfd[n].fd = lfd;
+        pfd[n].fd = g.paused ? -1 : lfd; /* poll ignores a negative fd */
         pfd[n++].events = POLLIN;
         redis_poll_fd(&pfd[n++], &g.rd);
         redis_poll_fd(&pfd[n++], &g.cmd);
@@ -1382,7 +1325,7 @@ int main(int argc, char **argv)
         if (poll(pfd, (nfds_t)n, (int)timeout) < 0) {
             continue; /* EINTR: a signal */
         }
-        g.now = now_ms();
+        g.now = limits_now_ms();
         redis_events(&pfd[1], &g.rd);
         redis_events(&pfd[2], &g.cmd);
         for (i = 0; i < g.n; i++) { /* pfd[i + 3] belongs to g.c[i] */

@@ -1,7 +1,8 @@
 /*
  * server_limits.h - what an internet-facing poll() server owes every connection before its
- * request is read, shared by sse_server.c and h2_server.c (and meant for any server of
- * this directory that reads its own request heads):
+ * request is read, shared by sse_server.c, h2_server.c, sse_relay.c and redis_gateway.c
+ * (and meant for any server of this directory that reads its own request heads), with the
+ * loopback listener they open (limits_listen) and the numeric flag reader (limits_number):
  *
  *   --idle-timeout-ms MS  no byte within MS of the connect: closed silently (default 5000)
  *   --head-timeout-ms MS  no complete request head within MS of the connect: 408 and close
@@ -21,8 +22,10 @@
 #ifndef SERVER_LIMITS_H
 #define SERVER_LIMITS_H
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +53,8 @@ static inline void limits_defaults(struct limits *l, const char *prog)
     l->spare_fd = -1;
 }
 
-/* Reads the number after option argv[*i] (min..max), or exits with a message. */
+/* Reads the number after option argv[*i] (min..max) and steps over it, or exits with a
+ * message when it is missing or out of range: every numeric flag of these servers. */
 static inline unsigned limits_number(const char *prog, int argc, char **argv, int *i, unsigned min,
                                      unsigned max)
 {
@@ -104,6 +108,31 @@ static inline void limits_setup(struct limits *l)
     l->spare_fd = open("/dev/null", O_RDONLY);
 }
 
+/* Opens the nonblocking listener on 127.0.0.1:port (0: any free port), prints
+ * "listening on SCHEME://127.0.0.1:PORT/" on stdout (tests wait for that line), or exits
+ * with a message. */
+static inline int limits_listen(const char *prog, unsigned port, const char *scheme)
+{
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof sa;
+    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
+        fprintf(stderr, "%s: port %u: %s\n", prog, port, strerror(errno));
+        exit(1);
+    }
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    printf("listening on %s://127.0.0.1:%u/\n", scheme, (unsigned)ntohs(sa.sin_port));
+    fflush(stdout);
+    return fd;
+}
+
 /* A monotonic clock for deadlines, in ms. */
 static inline int64_t limits_now_ms(void)
 {
@@ -138,6 +167,41 @@ static inline long limits_head_end(const char *in, size_t len, size_t from)
         }
     }
     return 0;
+}
+
+enum limits_head {
+    LIMITS_HEAD_MORE,  /* not complete yet, or nothing arrived */
+    LIMITS_HEAD_DONE,  /* complete: in holds it through its blank line, then a NUL */
+    LIMITS_HEAD_BAD,   /* malformed (limits_head_end): answer 400 */
+    LIMITS_HEAD_LARGE, /* cap - 1 bytes and still not complete: answer 431 */
+    LIMITS_HEAD_GONE   /* the peer closed or the read failed: close */
+};
+
+/* One read of a request head from fd into in (cap bytes; *len of them read so far, then a
+ * NUL), checked as it arrives. */
+static inline enum limits_head limits_read_head(int fd, char *in, size_t *len, size_t cap)
+{
+    ssize_t r = read(fd, in + *len, cap - 1 - *len);
+    long end;
+    if (r <= 0) {
+        return r == 0 || (errno != EAGAIN && errno != EINTR) ? LIMITS_HEAD_GONE : LIMITS_HEAD_MORE;
+    }
+    *len += (size_t)r;
+    in[*len] = '\0';
+    end = limits_head_end(in, *len, *len - (size_t)r);
+    if (end != 0) {
+        return end < 0 ? LIMITS_HEAD_BAD : LIMITS_HEAD_DONE;
+    }
+    return *len == cap - 1 ? LIMITS_HEAD_LARGE : LIMITS_HEAD_MORE;
+}
+
+/* Reads and drops what a connection sends after its request (nothing more is expected):
+ * returns -1 at its EOF or on an error, when it must be closed. */
+static inline int limits_discard(int fd)
+{
+    char sink[512];
+    ssize_t r = read(fd, sink, sizeof sink);
+    return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR) ? -1 : 0;
 }
 
 /* Sends a complete HTTP/1.1 answer with no body but its status line to a connection

@@ -411,27 +411,20 @@ static void route(struct relay *r, struct client *c)
 /* Reads what arrived: one read per poll round. Returns -1 when the client must be closed. */
 static int on_readable(struct relay *r, struct client *c)
 {
-    char sink[512];
-    ssize_t got;
-    long end;
+    enum limits_head h;
 
     if (c->state != READING) { /* nothing more is expected: watch for EOF, drop the rest */
-        got = read(c->fd, sink, sizeof sink);
-        return got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR) ? -1 : 0;
+        return limits_discard(c->fd);
     }
-    got = read(c->fd, c->in + c->in_len, sizeof c->in - 1 - c->in_len);
-    if (got <= 0) {
-        return got == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
-    }
-    c->in_len += (size_t)got;
-    c->in[c->in_len] = '\0';
-    c->deadline = limits_deadline(&r->lim, c->born, 1);
-    end = limits_head_end(c->in, c->in_len, c->in_len - (size_t)got);
-    if (end < 0) {
+    h = limits_read_head(c->fd, c->in, &c->in_len, sizeof c->in);
+    c->deadline = limits_deadline(&r->lim, c->born, c->in_len > 0);
+    if (h == LIMITS_HEAD_GONE) {
+        return -1;
+    } else if (h == LIMITS_HEAD_BAD) {
         respond(r, c, "400 Bad Request");
-    } else if (end > 0) {
+    } else if (h == LIMITS_HEAD_DONE) {
         route(r, c);
-    } else if (c->in_len == sizeof c->in - 1) {
+    } else if (h == LIMITS_HEAD_LARGE) {
         respond(r, c, "431 Request Header Fields Too Large");
     }
     return 0;
@@ -773,28 +766,6 @@ static void upstream_readable(struct relay *r, int64_t now)
 
 /* ---- main loop ------------------------------------------------------------------------ */
 
-static int listen_on(unsigned port)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
-        fprintf(stderr, "sse_relay: port %u: %s\n", port, strerror(errno));
-        exit(1);
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    printf("listening on http://127.0.0.1:%u/\n", (unsigned)ntohs(sa.sin_port));
-    fflush(stdout);
-    return fd;
-}
-
 static int usage(void)
 {
     fprintf(stderr, "usage: sse_relay [--port P] [--queue-kb K] [--stall-ms MS] [--keepalive-ms MS]\n"
@@ -855,7 +826,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    lfd = listen_on(port);
+    lfd = limits_listen("sse_relay", port, "http");
     r.last_out_ms = limits_now_ms();
     r.u_at = r.last_out_ms; /* connect at once */
 

@@ -280,27 +280,20 @@ static void route(struct server *s, struct client *c)
 /* Reads what arrived: one read per poll round. Returns -1 when the client must be closed. */
 static int on_readable(struct server *s, struct client *c)
 {
-    char sink[512];
-    ssize_t r;
-    long end;
+    enum limits_head h;
 
     if (c->state != READING) { /* nothing more is expected: watch for EOF, drop the rest */
-        r = read(c->fd, sink, sizeof sink);
-        return r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR) ? -1 : 0;
+        return limits_discard(c->fd);
     }
-    r = read(c->fd, c->in + c->in_len, REQUEST_CAP - 1 - c->in_len);
-    if (r <= 0) {
-        return r == 0 || (errno != EAGAIN && errno != EINTR) ? -1 : 0;
-    }
-    c->in_len += (size_t)r;
-    c->in[c->in_len] = '\0';
-    c->deadline = limits_deadline(&s->lim, c->born, 1);
-    end = limits_head_end(c->in, c->in_len, c->in_len - (size_t)r);
-    if (end < 0) {
+    h = limits_read_head(c->fd, c->in, &c->in_len, REQUEST_CAP);
+    c->deadline = limits_deadline(&s->lim, c->born, c->in_len > 0);
+    if (h == LIMITS_HEAD_GONE) {
+        return -1;
+    } else if (h == LIMITS_HEAD_BAD) {
         respond(s, c, "400 Bad Request", "text/plain", "malformed request head\n");
-    } else if (end > 0) {
+    } else if (h == LIMITS_HEAD_DONE) {
         route(s, c);
-    } else if (c->in_len == REQUEST_CAP - 1) {
+    } else if (h == LIMITS_HEAD_LARGE) {
         respond(s, c, "431 Request Header Fields Too Large", "text/plain", "too large\n");
     } else {
         return 0;
@@ -443,28 +436,6 @@ static void keep_alive(struct server *s, int64_t now)
     s->last_send_ms = now;
 }
 
-static int listen_on(unsigned port)
-{
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    int one = 1, fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0 ||
-        getsockname(fd, (struct sockaddr *)&sa, &sl) < 0) {
-        fprintf(stderr, "sse_server: port %u: %s\n", port, strerror(errno));
-        exit(1);
-    }
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    printf("listening on http://127.0.0.1:%u/\n", (unsigned)ntohs(sa.sin_port));
-    fflush(stdout);
-    return fd;
-}
-
 int main(int argc, char **argv)
 {
     struct server s;
@@ -479,7 +450,7 @@ int main(int argc, char **argv)
     limits_defaults(&s.lim, "sse_server");
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--port") == 0) {
-            port = feed_number("sse_server", argc, argv, &a, 0, 65535);
+            port = limits_number("sse_server", argc, argv, &a, 0, 65535);
         } else if (!feed_option(&s.feed, argc, argv, &a) &&
                    !limits_option(&s.lim, argc, argv, &a)) {
             fprintf(stderr, "usage: sse_server [--port P] [--interval-ms MS] [--history N] "
@@ -500,7 +471,7 @@ int main(int argc, char **argv)
     if (feed_ring_init(&s.feed, s.last_send_ms) < 0) { /* rebuilt from the clock */
         return 1;
     }
-    lfd = listen_on(port);
+    lfd = limits_listen("sse_server", port, "http");
 
     while (!stop) {
         int64_t now = feed_now_ms(), mono, later, timeout;

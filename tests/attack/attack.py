@@ -5,9 +5,13 @@ on 127.0.0.1.
 The server is started here on port 0 with short limits (--interval-ms 500 --idle-timeout-ms
 1000 --head-timeout-ms 2000). A relay (sse_relay) is a server too: UPSTREAM is then the
 sse_server binary it relays, started here first on port 0 with --interval-ms 500 (the
-relay gets the URL it prints, and the same limits). Before the attack a real client (a
-separate process, so this one's work cannot delay its reads) opens /dates. Every attack
-then asserts:
+relay gets the URL it prints, and the same limits). The Redis gateway (redis_gateway) is
+attacked on /streams/dates: a redis-server of its own (port picked free, no persistence, a
+temp dir) is started here first, waited on until ready, and a ticker process adds tick k
+to the stream as entry "k-0" every --interval-ms (500), so its events carry the ticks' ids
+(the real client reads "id: k-0" as tick k) and every assertion below holds as for the
+others. Before the attack a real client (a separate process, so this one's work cannot
+delay its reads) opens /dates (/streams/dates). Every attack then asserts:
   - the server is still running (no crash) and, under the sanitizers, reported nothing;
   - its VmRSS stayed within baseline + RSS_BOUND_KIB at every sample taken during the attack
     (16 MiB; 128 MiB for mhd_server, a thread per connection);
@@ -66,6 +70,9 @@ LATE_MS = 2000 if SANITIZED else INTERVAL_MS
 EPOCH_MS = 1704067200000
 HOST = "127.0.0.1"
 UPSTREAM = None  # the sse_server binary a relay relays (the third argument)
+GATEWAY = False  # the server is redis_gateway: Redis and a ticker are started here
+DATES = "/dates"  # the path of the ticks' stream ("/streams/dates" on the gateway)
+RESUME_ALL = "1"  # a Last-Event-ID older than everything the server holds ("0-1": gateway)
 
 
 STARTED = []  # every process started here, ended on exit whatever happens
@@ -88,6 +95,45 @@ def fail(msg):
 
 def now():
     return time.monotonic()
+
+
+def wait_for(err, pattern, what, seconds=10):
+    """Waits (at most seconds) until the file err holds a line matching pattern."""
+    deadline = now() + seconds
+    while now() < deadline:
+        err.seek(0)
+        if re.search(pattern, err.read()):
+            return
+        time.sleep(0.05)
+    err.seek(0)
+    fail("%s: no %r within %d s: %s" % (what, pattern, seconds, err.read().decode(errors="replace")))
+
+
+# adds tick k as entry "k-0" of stream "dates" at its instant, k = (wall ms - EPOCH) / INTERVAL
+TICKER = r'''
+import socket, sys, time
+epoch, interval, port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+s = socket.create_connection(("127.0.0.1", port))
+f = s.makefile("rb")
+k = int((time.time() * 1000 - epoch) // interval) + 1
+for _ in range(int(600000 / interval)):  # 10 minutes at most
+    time.sleep(max(0.0, (epoch + k * interval) / 1000 - time.time()))
+    args = [b"XADD", b"dates", b"MAXLEN", b"~", b"1000", b"%d-0" % k, b"data", b"tick %d" % k]
+    s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+    reply = f.readline()
+    if not reply.startswith(b"$"):
+        sys.exit("ticker: XADD %d-0: %r" % (k, reply))
+    f.readline()
+    k += 1
+'''
+
+
+def free_port():
+    s = socket.socket()
+    s.bind((HOST, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def start(args, err, nofile=None):
@@ -123,12 +169,29 @@ class Server:
             self.up_err = tempfile.TemporaryFile()
             self.up, up_port = start([UPSTREAM, "--port", "0"] + tick, self.up_err)
             tick = []
+        if GATEWAY:  # Redis of its own; the ticks come from the ticker (none: no events)
+            self.redis_dir = tempfile.TemporaryDirectory()
+            self.up_err = tempfile.TemporaryFile()
+            redis_port = free_port()
+            self.up = subprocess.Popen(
+                ["redis-server", "--port", str(redis_port), "--bind", HOST, "--save", "",
+                 "--appendonly", "no", "--dir", self.redis_dir.name],
+                stdout=self.up_err, stderr=subprocess.STDOUT)
+            STARTED.append(self.up)
+            wait_for(self.up_err, rb"Ready to accept connections", "redis-server")
+            if interval_ms == INTERVAL_MS:
+                self.ticker = subprocess.Popen([sys.executable, "-c", TICKER, str(EPOCH_MS),
+                                                str(interval_ms), str(redis_port)])
+                STARTED.append(self.ticker)
+            tick = ["--redis", "%s:%d" % (HOST, redis_port)]
         if os.environ.get("ATTACK_NO_LIMIT_FLAGS") != "1":  # 1: a binary from before the limits
             args += ["--idle-timeout-ms", str(IDLE_MS), "--head-timeout-ms", str(HEAD_MS)]
         args += tick + extra
         if UPSTREAM:
             args.append("http://127.0.0.1:%d/dates" % up_port)
         self.p, self.port = start(args, self.err, nofile)
+        if GATEWAY:
+            wait_for(self.err, rb"connected to Redis", "redis_gateway")
         self.peak_rss = 0
 
     def stderr(self):
@@ -163,8 +226,10 @@ class Server:
         err = self.stderr()
         if re.search(r"ERROR: AddressSanitizer|runtime error:|LeakSanitizer", err):
             fail("sanitizer report:\n" + err[-3000:])
-        if UPSTREAM and self.up.poll() is not None:
+        if (UPSTREAM or GATEWAY) and self.up.poll() is not None:
             fail("the upstream server died (status %s)" % self.up.returncode)
+        if GATEWAY and hasattr(self, "ticker") and self.ticker.poll() is not None:
+            fail("the ticker stopped (status %s)" % self.ticker.returncode)
         return self.p.returncode
 
 
@@ -173,7 +238,8 @@ def connect(port, timeout=2.0):
     return s
 
 
-def request(path="/dates"):
+def request(path=None):
+    path = path or DATES
     return ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n" %
             path).encode()
 
@@ -211,7 +277,7 @@ import signal, socket, sys, time, re
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"GET /dates HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+s.sendall(b"GET " + sys.argv[2].encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
 buf = b""; head = None; chunked = False; body = b""; raw = b""
 out = sys.stdout
 while True:
@@ -245,7 +311,7 @@ while True:
     buf += d
     while b"\n\n" in buf:
         ev, buf = buf.split(b"\n\n", 1)
-        m = re.search(rb"^id: (\d+)$", ev, re.M)
+        m = re.search(rb"^id: (\d+)(?:-0)?$", ev, re.M)  # "k-0": the gateway's entry of tick k
         if m:
             out.write("%d %s\n" % (t, m.group(1).decode())); out.flush()
 '''
@@ -253,7 +319,7 @@ while True:
 
 class Victim:
     def __init__(self, port):
-        self.p = subprocess.Popen([sys.executable, "-c", VICTIM, str(port)],
+        self.p = subprocess.Popen([sys.executable, "-c", VICTIM, str(port), DATES],
                                   stdout=subprocess.PIPE, text=True)
         STARTED.append(self.p)
         self.lines = []
@@ -462,7 +528,7 @@ def noread(srv):
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
         s.connect((HOST, srv.port))
-        s.sendall(request("/dates" if i % 2 == 0 else "/"))
+        s.sendall(request(DATES if i % 2 == 0 else "/"))
         socks.append(s)
     end = now() + 5
     while now() < end:
@@ -475,7 +541,7 @@ def noread(srv):
 
 def reset(srv):
     # what makes the server write most: the page, and a resume that replays the whole ring
-    asks = (request("/"), request()[:-2] + b"Last-Event-ID: 1\r\n\r\n")
+    asks = (request("/"), request()[:-2] + b"Last-Event-ID: %s\r\n\r\n" % RESUME_ALL.encode())
     n = 0
     end = now() + 5
     while n < 2000 and now() < end:
@@ -684,12 +750,14 @@ ATTACKS = {
 
 
 def main():
-    global UPSTREAM
+    global UPSTREAM, GATEWAY, DATES, RESUME_ALL
     if len(sys.argv) not in (3, 4) or sys.argv[2] not in ATTACKS:
         print(__doc__)
         sys.exit(2)
     binary, name = sys.argv[1], sys.argv[2]
     UPSTREAM = sys.argv[3] if len(sys.argv) == 4 else None
+    if os.path.basename(binary) == "redis_gateway":
+        GATEWAY, DATES, RESUME_ALL = True, "/streams/dates", "0-1"
     fn, extra, nofile = ATTACKS[name]
     if name == "keepalive":
         keepalive_run(binary)
