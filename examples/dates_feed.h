@@ -183,13 +183,6 @@ static inline void feed_defaults(struct feed *f, const char *prog)
     f->keepalive_ms = FEED_KEEPALIVE_MS;
 }
 
-/* limits_number under the name mhd_server.c calls it by. */
-static inline unsigned feed_number(const char *prog, int argc, char **argv, int *i, unsigned min,
-                                   unsigned max)
-{
-    return limits_number(prog, argc, argv, i, min, max);
-}
-
 /* Takes argv[*i] and its value when it is one of the feed's options; returns 1 then, or 0
  * for any other argument. */
 static inline int feed_option(struct feed *f, int argc, char **argv, int *i)

@@ -313,7 +313,7 @@ int main(int argc, char **argv)
     limits_defaults(&limits, "mhd_server");
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--port") == 0) {
-            port = feed_number("mhd_server", argc, argv, &a, 0, 65535);
+            port = limits_number("mhd_server", argc, argv, &a, 0, 65535);
         } else if (!feed_option(&feed, argc, argv, &a) &&
                    !limits_option(&limits, argc, argv, &a)) {
             fprintf(stderr, "usage: mhd_server [--port P] [--interval-ms MS] [--history N] "

@@ -104,7 +104,8 @@ static int on_record(void *user, const sse_event *ev)
         break;
     case SSE_KIND_RETRY: printf("{\"retry\":%llu}\n", (unsigned long long)ev->retry); break;
     case SSE_KIND_DROPPED: fprintf(stderr, "sse_dump: %s\n", sse_strerror(ev->error)); break;
-    case SSE_KIND_COMMENT: break;
+    case SSE_KIND_COMMENT: /* not asked for (no SSE_OPT_COMMENTS, no SSE_OPT_ID_RECORDS) */
+    case SSE_KIND_ID: break;
     }
     return 0;
 }
