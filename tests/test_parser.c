@@ -1039,6 +1039,23 @@ static void pieces_reconnect_drops_open_event(void **state)
     fx_free(f);
 }
 
+/* A small feed (up to 16 bytes: taken a byte at a time, without the scan) stops where
+ * its callback asks, even on a record due inside a line: in piece mode a comment's colon
+ * sends the data gathered before it as a piece. Nothing is parsed after the stop. */
+static void small_feed_stops_inside_a_line(void **state)
+{
+    (void)state;
+    fixture *f = fx_new();
+    fx_init(f, 64, SSE_OPT_PIECES | SSE_OPT_COMMENTS);
+    assert_int_equal(fx_feed(f, "\n"), SSE_OK); /* past the BOM check: no record */
+    f->r.stop_at = 1;
+    assert_int_equal(fx_feed(f, "data: ab\n:c\n\n"), SSE_ERR_STOPPED);
+    assert_int_equal(f->r.records, 1);
+    assert_int_equal(fx_feed(f, "\n"), SSE_ERR_STOPPED);
+    assert_int_equal(f->r.records, 1);
+    fx_free(f);
+}
+
 /* A 1 MiB event through a 256-byte storage in piece mode; pieces arrive by the time each
  * feed returns; FIRST on the first piece only, LAST on the last only. */
 typedef struct big {
@@ -1455,6 +1472,7 @@ static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(reconnect_strips_only_one_bom),
         cmocka_unit_test(finish_then_new_connection),
         cmocka_unit_test(pieces_reconnect_drops_open_event),
+        cmocka_unit_test(small_feed_stops_inside_a_line),
         cmocka_unit_test(pieces_one_mebibyte_event_through_256_byte_storage),
         cmocka_unit_test(model_random_streams),
     };
