@@ -230,17 +230,19 @@ static void scan_utf8(eol_scan *e, const char **from, const char **valid_to)
 }
 
 #if defined(VEC_AVX2) || defined(VEC_NEON)
-/* The block at b with the 3 bytes before it, for a first block whose check reads
- * context before u8_from (or before the chunk): those bytes count as ASCII, zeros here. */
+/* The block at b with the 3 bytes before it, for a block whose check reads context before
+ * u8_from (or before the chunk): bytes before u8_from count as ASCII, zeros here. One
+ * fixed-size copy (a memset and a copy of the span cost 256-byte chunks 25 instructions
+ * a feed). */
 static const unsigned char *padded(const eol_scan *e, size_t b, unsigned char buf[3 + BLOCK])
 {
-    size_t lo = b < 3 ? 0 : b - 3;
-    if (lo < e->u8_from) {
-        lo = e->u8_from;
+    size_t i;
+    memcpy(buf + 3, e->s + b, BLOCK);
+    for (i = 0; i < 3; i++) { /* buf[i] holds the byte at b - 3 + i */
+        buf[i] = b + i >= 3 && b + i - 3 >= e->u8_from ? (unsigned char)e->s[b + i - 3] : 0;
     }
-    memset(buf, 0, 3 + BLOCK);
-    if (lo < b + BLOCK) {
-        memcpy(buf + 3 + lo - b, e->s + lo, b + BLOCK - lo);
+    for (i = b; i < e->u8_from; i++) {
+        buf[3 + i - b] = 0;
     }
     return buf + 3;
 }
@@ -275,10 +277,15 @@ static void u8_block(eol_scan *e, size_t b, int bad)
 #define U8_TWO    0x80u /* continuation after continuation */
 #define U8_CARRY  (U8_SHORT | U8_LONG | U8_TWO)
 
-/* Whether the 3 bytes before p start a sequence that needs bytes from p on. */
-static int u8_unfinished(const unsigned char *p)
+/* Whether the bytes before an ASCII block at b start a sequence that needs bytes from b
+ * on; bytes before u8_from count as ASCII. */
+static int u8_unfinished(const eol_scan *e, size_t b)
 {
-    return p[-1] >= 0xC0 || p[-2] >= 0xE0 || p[-3] >= 0xF0;
+    const unsigned char *p = (const unsigned char *)e->s + b;
+    if (b >= e->u8_from + 3) {
+        return p[-1] >= 0xC0 || p[-2] >= 0xE0 || p[-3] >= 0xF0;
+    }
+    return (b >= e->u8_from + 1 && p[-1] >= 0xC0) || (b >= e->u8_from + 2 && p[-2] >= 0xE0);
 }
 
 static const unsigned char U8_BYTE1_HIGH[16] = {
@@ -350,9 +357,6 @@ AVX2 static void avx2_blocks(eol_scan *e)
         const unsigned char *p = (const unsigned char *)e->s + b;
         __m256i x0, x1;
         uint64_t eols;
-        if (e->u8 && b < e->u8_from + 3) {
-            p = padded(e, b, buf);
-        }
         x0 = _mm256_loadu_si256((const __m256i *)(const void *)p);
         x1 = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
         eols = avx2_bits(_mm256_or_si256(_mm256_cmpeq_epi8(x0, lf), _mm256_cmpeq_epi8(x0, cr)),
@@ -360,8 +364,11 @@ AVX2 static void avx2_blocks(eol_scan *e)
         if (e->u8) {
             int bad;
             if (!_mm256_movemask_epi8(_mm256_or_si256(x0, x1))) { /* ASCII */
-                bad = u8_unfinished(p);
+                bad = u8_unfinished(e, b);
             } else {
+                if (b < e->u8_from + 3) { /* context before u8_from or the chunk */
+                    p = padded(e, b, buf);
+                }
                 /* the tables are loaded here, in non-ASCII blocks only: loading them per
                  * call cost 14 of 72 instructions a call on small frames */
                 bad = avx2_bits(_mm256_cmpeq_epi8(avx2_u8_errors(p), zero),
@@ -472,9 +479,6 @@ static void neon_blocks(eol_scan *e)
         const unsigned char *p = (const unsigned char *)e->s + b;
         uint8x16_t x0, x1, x2, x3;
         uint64_t eols;
-        if (e->u8 && b < e->u8_from + 3) {
-            p = padded(e, b, buf);
-        }
         x0 = vld1q_u8(p);
         x1 = vld1q_u8(p + 16);
         x2 = vld1q_u8(p + 32);
@@ -483,8 +487,11 @@ static void neon_blocks(eol_scan *e)
         if (e->u8) {
             int bad;
             if (vmaxvq_u8(vorrq_u8(vorrq_u8(x0, x1), vorrq_u8(x2, x3))) < 0x80) { /* ASCII */
-                bad = u8_unfinished(p);
+                bad = u8_unfinished(e, b);
             } else {
+                if (b < e->u8_from + 3) { /* context before u8_from or the chunk */
+                    p = padded(e, b, buf);
+                }
                 bad = neon_bits(neon_u8_ok(p, t1h, t1l, t2h), neon_u8_ok(p + 16, t1h, t1l, t2h),
                                 neon_u8_ok(p + 32, t1h, t1l, t2h),
                                 neon_u8_ok(p + 48, t1h, t1l, t2h)) != ~(uint64_t)0;
@@ -1359,21 +1366,70 @@ static int data_run(const sse_parser *p)
            !(p->priv.flags & FL_DATA_OVER) && !(p->priv.options & SSE_OPT_PIECES);
 }
 
-/* The rest of a data line the last chunk cut, clean, with room: appended as value() and
- * line_end() would (store_data's copy; field_end does nothing more for data). Returns 0,
- * doing nothing, otherwise. About 150 instructions less a cut line
- * (callgrind, llm_ascii in 256-byte chunks: 6.7 -> 6.1 instructions a byte). */
+/* The cut data lines of a chunk, outside piece mode, where nothing is delivered: the
+ * head of one the chunk end cuts (data_head) and the tail of one the last chunk cut
+ * (data_tail) go in as field_begin, value() and line_end would put them, the clean part
+ * in one copy. Callgrind, instructions a byte in 256-byte chunks: llm_ascii 6.7 -> 5.3,
+ * multiline 5.6 -> ?, cjk_text 6.7 -> ? (at 16 KiB: 4.2, 3.0, 3.6). */
+
+/* Value bytes v[0..vn) of a data line, the first k known clean: those in one copy when
+ * they fit, the rest through value(). */
+static void data_in(ctx *c, const char *v, size_t k, size_t vn)
+{
+    sse_parser *p = c->p;
+    if (data_run(p) && !p->priv.u8_n && k < p->priv.data_cap - p->priv.data_len) {
+        memcpy(data_buf(p) + p->priv.data_len, v, k);
+        p->priv.data_len += k;
+        v += k;
+        vn -= k;
+    }
+    if (vn > 0) {
+        (void)value(c, v, vn);
+    }
+}
+
+/* The rest s[0..n) of a data line the last chunk cut, ended in this chunk; a sequence the
+ * cut left unfinished goes on in the continuation bytes scan_utf8 skipped. Returns 0,
+ * doing nothing, for any other line. */
 static int data_tail(ctx *c, const char *s, size_t n)
 {
     sse_parser *p = c->p;
-    if (!data_run(p) || p->priv.u8_n || c->data_in_chunk ||
-        n >= p->priv.data_cap - p->priv.data_len || !clean_value(c, s, n)) {
+    size_t j = 0;
+    if (p->priv.state != ST_VALUE || p->priv.field != F_DATA ||
+        (p->priv.options & SSE_OPT_PIECES) || c->data_in_chunk) {
         return 0;
     }
-    memcpy(data_buf(p) + p->priv.data_len, s, n);
-    p->priv.data_len += n;
-    p->priv.state = ST_NAME;
-    p->priv.name_len = 0;
+    if (p->priv.u8_n && c->utf8_from >= s && c->utf8_from <= s + n) {
+        j = (size_t)(c->utf8_from - s);
+        (void)store_text(c, s, j);
+    }
+    data_in(c, s + j, clean_value(c, s + j, n - j) ? n - j : 0, n - j);
+    if (p->priv.u8_n) {
+        (void)line_end(c); /* the held bytes become U+FFFD */
+    } else {
+        p->priv.state = ST_NAME; /* line_end: field_end does nothing more for data */
+        p->priv.name_len = 0;
+    }
+    return 1;
+}
+
+/* The start s[0..n) of a data line the chunk end cuts: "data:" and at least one byte.
+ * Returns 0, doing nothing, for any other line. */
+static int data_head(ctx *c, const char *s, size_t n)
+{
+    sse_parser *p = c->p;
+    const char *v = s + 5;
+    size_t vn;
+    if ((p->priv.options & SSE_OPT_PIECES) || p->priv.state != ST_NAME || p->priv.name_len != 0 ||
+        n < 6 || memcmp(s, "data:", 5) != 0) {
+        return 0;
+    }
+    v += *v == ' ';
+    vn = (size_t)(s + n - v);
+    (void)field_begin(c, F_DATA);
+    p->priv.state = ST_VALUE;
+    data_in(c, v, (p->priv.options & SSE_OPT_RAW) ? vn : checked(c, (const unsigned char *)v, vn),
+            vn);
     return 1;
 }
 
@@ -1674,7 +1730,7 @@ static NOINLINE sse_error feed(sse_parser *p, const char *d, size_t len, sse_eve
     while (at < len) {
         size_t eol = next_eol(&scan, d, at, len);
         if (eol == len) {
-            if (line_part(&c, d + at, len - at)) {
+            if (!data_head(&c, d + at, len - at) && line_part(&c, d + at, len - at)) {
                 return SSE_ERR_STOPPED;
             }
             break;
