@@ -1369,8 +1369,9 @@ static int data_run(const sse_parser *p)
 /* The cut data lines of a chunk, outside piece mode, where nothing is delivered: the
  * head of one the chunk end cuts (data_head) and the tail of one the last chunk cut
  * (data_tail) go in as field_begin, value() and line_end would put them, the clean part
- * in one copy. Callgrind, instructions a byte in 256-byte chunks: llm_ascii 6.7 -> 5.3,
- * multiline 5.6 -> ?, cjk_text 6.7 -> ? (at 16 KiB: 4.2, 3.0, 3.6). */
+ * in one copy. Callgrind, instructions a byte in 256-byte chunks, with padded()'s copy
+ * cut: llm_ascii 6.7 -> 5.4, multiline 5.6 -> 4.2, cjk_text 6.7 -> 6.0 (16 KiB chunks:
+ * 4.2, 3.0, 3.6, before and after). */
 
 /* Value bytes v[0..vn) of a data line, the first k known clean: those in one copy when
  * they fit, the rest through value(). */
