@@ -903,6 +903,87 @@ static void frame_bound_edge(void **state)
     assert_memory_equal(&w, &snap, sizeof w);
 }
 
+/* The one-line data frame takes its own path (vector copies of 16, 32 and 64 bytes with
+ * overlapping tails): every length up to 3 x 64 + 8, with no line break and with a CR,
+ * an LF or a CR LF at every offset, must give what the general rule gives (built here
+ * byte by byte), at the exact size and one byte short (nothing written at or past cap).
+ * The data ends its own allocation, so a read past it shows under ASan. */
+static void data_line_every_length_and_break_offset(void **state)
+{
+    (void)state;
+    enum {
+        MAX_N = 3 * 64 + 8
+    };
+    static const char *const breaks[] = { NULL, "\n", "\r", "\r\n" };
+    strbuf want = { 0 };
+    unsigned char *out = (unsigned char *)malloc(7 * MAX_N + 16 + CANARY);
+    assert_non_null(out);
+    for (size_t n = 0; n <= MAX_N; n++) {
+        char *data = (char *)malloc(n ? n : 1);
+        assert_non_null(data);
+        for (size_t b = 0; b < sizeof breaks / sizeof breaks[0]; b++) {
+            size_t blen = breaks[b] ? strlen(breaks[b]) : 0;
+            for (size_t at = 0; at + blen <= n && (breaks[b] || at == 0); at++) {
+                for (size_t i = 0; i < n; i++) /* no CR or LF; NUL and bytes >= 0x80 too */
+                    data[i] = (char)(i % 7 == 3 ? 0x80 + i % 100 : i % 11 == 5 ? 0 : 'a' + i % 26);
+                if (blen)
+                    memcpy(data + at, breaks[b], blen);
+                sb_reset(&want);
+                sb_add(&want, "data: ", 6);
+                for (size_t i = 0; i < n; i++) {
+                    if (data[i] == '\r' || data[i] == '\n') {
+                        sb_add(&want, "\ndata: ", 7);
+                        i += data[i] == '\r' && i + 1 < n && data[i + 1] == '\n';
+                    } else {
+                        sb_add(&want, data + i, 1);
+                    }
+                }
+                sb_add(&want, "\n\n", 2);
+                sse_frame f;
+                memset(&f, 0, sizeof f);
+                f.data = data;
+                f.data_len = n;
+                size_t caps[] = { want.len, want.len - 1 };
+                for (size_t k = 0; k < 2; k++) {
+                    size_t len = SENTINEL;
+                    memset(out, 0xA5, want.len + CANARY);
+                    sse_error err = sse_encode(out, caps[k], &f, &len);
+                    if (err != (k ? SSE_ERR_BUFFER_TOO_SMALL : SSE_OK) || len != want.len ||
+                        (k == 0 && memcmp(out, want.s, want.len) != 0)) {
+                        print_error("n %zu, break %zu at %zu, cap %zu: %s, len %zu\n", n, b, at,
+                                    caps[k], sse_strerror(err), len);
+                        print_bytes("expected", want.s, want.len);
+                        print_bytes("actual  ", out, want.len);
+                        fail();
+                    }
+                    for (size_t i = caps[k]; i < want.len + CANARY; i++) {
+                        if (out[i] != 0xA5) {
+                            print_error("n %zu, break %zu at %zu, cap %zu: byte %zu written\n", n,
+                                        b, at, caps[k], i);
+                            fail();
+                        }
+                    }
+                }
+            }
+        }
+        free(data);
+    }
+    /* a data-only frame whose bound passes SIZE_MAX is refused before its data is read,
+     * even when cap claims room for it */
+    sse_frame f;
+    size_t len = SENTINEL;
+    memset(&f, 0, sizeof f);
+    f.data = "x";
+    f.data_len = (SIZE_MAX - SSE_FRAME_MAX(0, 0, 0, 0)) / 7u + 1u;
+    memset(out, 0xA5, 8);
+    assert_int_equal(sse_encode(out, SIZE_MAX, &f, &len), SSE_ERR_TOO_LARGE);
+    assert_int_equal(len, 0);
+    for (size_t i = 0; i < 8; i++)
+        assert_int_equal(out[i], 0xA5);
+    sb_free(&want);
+    free(out);
+}
+
 /* SSE_FRAME_MAX is a constant expression (a static buffer can be sized with it) and
  * bounds the worst cases: every data byte a line break, every comment byte too. */
 static char reserved[SSE_FRAME_MAX(8, 8, 8, 8)];
@@ -1093,6 +1174,7 @@ static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(writer_refusals_leave_everything_unchanged),
         cmocka_unit_test(field_str_sets_pointer_and_length),
         cmocka_unit_test(frame_bound_edge),
+        cmocka_unit_test(data_line_every_length_and_break_offset),
         cmocka_unit_test(frame_max_bounds_worst_cases),
         cmocka_unit_test(relay_path_keeps_records_for_every_split),
         cmocka_unit_test(http_headers_content),
