@@ -2438,3 +2438,47 @@ sse_error sse_last_id_header(const sse_parser *p, char *out, size_t cap, size_t 
     *len -= 1;
     return err;
 }
+
+/* The private macros end with this file, so a unity build that includes it stays clean.
+ * SSE_SIMD stays: it is the caller's switch. */
+#undef FL_AFTER_CR
+#undef FL_HAS_DATA
+#undef FL_HAS_ID
+#undef FL_HAS_EVENT
+#undef FL_DATA_OVER
+#undef FL_TYPE_OVER
+#undef FL_ID_OVER
+#undef FL_VAL_OVER
+#undef FL_VAL_BAD
+#undef FL_STARTED
+#undef FL_STOPPED
+#undef FL_BUSY
+#undef FL_BLOCK
+#undef SSE_MIN_CAP
+#undef RETRY_MAX_TENTH
+#undef RETRY_MAX_LAST
+#undef UINT64_DIGITS
+#undef SMALL_FEED
+#undef MAX_NAME_LEN
+#undef FIELD_SHARES
+#undef ID_SLOTS
+#undef DEFAULT_TYPE
+#undef DEFAULT_TYPE_LEN
+#undef LIT
+#undef NOINLINE
+#undef SSE_ALL_OPTS
+#undef VEC_SSE2
+#undef VEC_AVX2
+#undef VEC_NEON
+#undef VEC
+#undef BLOCK
+#undef U8_SHORT
+#undef U8_LONG
+#undef U8_OVER3
+#undef U8_LARGE
+#undef U8_SURR
+#undef U8_OVER2
+#undef U8_L1000
+#undef U8_TWO
+#undef U8_CARRY
+#undef AVX2
