@@ -525,8 +525,10 @@ static void scan_blocks(eol_scan *e)
 }
 
 /* Offset of the first CR or LF in s[at..len), or len. s and len are those given to
- * scan_init, which the vector scan keeps. */
-static size_t next_eol(eol_scan *e, const char *s, size_t at, size_t len)
+ * scan_init, which the vector scan keeps. inline, as clean_value: with two callers gcc
+ * -O2 called both on every line (callgrind, 64 KiB chunks, instructions a byte:
+ * small_mixed 7.8 -> 6.8, llm_ascii 4.3 -> 4.0; 0.56 -> 0.67x and 0.68 -> 0.80x memchr). */
+static inline size_t next_eol(eol_scan *e, const char *s, size_t at, size_t len)
 {
     (void)s;
     (void)len;
@@ -1283,8 +1285,9 @@ static unsigned classify(const char *s, size_t n, const char **value, size_t *va
 
 /* Whether v[0..vn) needs no UTF-8 repair. The chunk is checked once, not per value: CR
  * and LF never occur inside a sequence, so every line before the first ill-formed byte
- * is clean (checking per value cost 39% of the time on LLM-token streams). */
-static int clean_value(ctx *c, const char *v, size_t vn)
+ * is clean (checking per value cost 39% of the time on LLM-token streams). inline: see
+ * next_eol. */
+static inline int clean_value(ctx *c, const char *v, size_t vn)
 {
     if (c->p->priv.options & SSE_OPT_RAW) {
         return 1;
