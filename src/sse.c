@@ -1649,8 +1649,8 @@ static sse_error feed(sse_parser *p, const char *d, size_t len, sse_event_cb cb,
 
 /* The rest of a small feed from d[i] on: the bytes that need no record (names, the
  * space, values through value_run) with no ctx to set up; with one, line ends through
- * line_end and any other run of a line (a colon, a value value_run leaves) through
- * line_part, as the general path takes a line cut by a chunk. */
+ * line_end, colons through field_begin, and any other run of a line (a value value_run
+ * leaves) through line_part, as the general path takes a line cut by a chunk. */
 static NOINLINE sse_error small_lines(sse_parser *p, const char *d, size_t len, size_t i,
                                       sse_event_cb cb, void *user)
 {
@@ -1698,6 +1698,16 @@ static NOINLINE sse_error small_lines(sse_parser *p, const char *d, size_t len, 
                     i += u[i] == '\n';
                 }
             }
+            continue;
+        }
+        if (p->priv.state == ST_NAME) { /* the colon, as line_part takes it */
+            p->priv.state = ST_SPACE;
+            if (field_begin(&c, p->priv.name_len == 0
+                                    ? F_COMMENT
+                                    : field_of((const char *)p->priv.name, p->priv.name_len))) {
+                return SSE_ERR_STOPPED;
+            }
+            i++;
             continue;
         }
         for (run = i; run < len && u[run] != '\n' && u[run] != '\r'; run++) {

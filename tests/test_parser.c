@@ -1040,8 +1040,9 @@ static void pieces_reconnect_drops_open_event(void **state)
 }
 
 /* A small feed (up to 16 bytes: taken a byte at a time, without the scan) stops where
- * its callback asks, even on a record due inside a line: in piece mode a comment's colon
- * sends the data gathered before it as a piece. Nothing is parsed after the stop. */
+ * its callback asks, even on a record due inside a line, in piece mode: a comment's colon
+ * sends the data gathered before it as a piece; a value that fills the storage goes out
+ * as a piece. Nothing is parsed after the stop. */
 static void small_feed_stops_inside_a_line(void **state)
 {
     (void)state;
@@ -1052,6 +1053,16 @@ static void small_feed_stops_inside_a_line(void **state)
     assert_int_equal(fx_feed(f, "data: ab\n:c\n\n"), SSE_ERR_STOPPED);
     assert_int_equal(f->r.records, 1);
     assert_int_equal(fx_feed(f, "\n"), SSE_ERR_STOPPED);
+    assert_int_equal(f->r.records, 1);
+    fx_free(f);
+
+    f = fx_new();
+    fx_init(f, 16, SSE_OPT_PIECES); /* 12 bytes of data storage */
+    assert_int_equal(fx_feed(f, "\ndata:"), SSE_OK);
+    f->r.stop_at = 1;
+    assert_int_equal(fx_feed(f, "0123456789ABCDEF"), SSE_ERR_STOPPED);
+    assert_int_equal(f->r.records, 1);
+    assert_int_equal(fx_feed(f, "\n\n"), SSE_ERR_STOPPED);
     assert_int_equal(f->r.records, 1);
     fx_free(f);
 }
