@@ -1555,8 +1555,9 @@ static void ctx_init(ctx *c, sse_parser *p, const char *d, size_t len, sse_event
  * leaves the parser as the general path would for the same bytes, and stops before a
  * byte it leaves to it. 1-byte feeds, callgrind instructions a byte from sse_parser_feed
  * down, before (the scan set up for each line end and name byte, store_text for each
- * value byte) and after: llm_ascii 60 -> 60, small_mixed 90 -> 79, crlf 91 -> 80,
- * cjk_text 183 -> 138. */
+ * value byte) and after: llm_ascii 60 -> 59, small_mixed 90 -> 76, crlf 91 -> 77,
+ * cjk_text 183 -> 137 (time, gcc -O2: 3.8 -> 3.5, 5.8 -> 4.4, 5.8 -> 4.1, 10.4 -> 6.3
+ * ns a byte). */
 
 /* Text value bytes from u[0] on into out[*np..end): ASCII (any byte in raw mode; NUL
  * only if low is 0) and valid UTF-8, checked a byte at a time (a sequence is held in
