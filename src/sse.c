@@ -1556,8 +1556,8 @@ static void ctx_init(ctx *c, sse_parser *p, const char *d, size_t len, sse_event
  * byte it leaves to it. 1-byte feeds, callgrind instructions a byte from sse_parser_feed
  * down, before (the scan set up for each line end and name byte, store_text for each
  * value byte) and after: llm_ascii 60 -> 53, small_mixed 90 -> 76, crlf 91 -> 77,
- * cjk_text 183 -> 137 (time, gcc -O2, ns a byte: llm_ascii 3.8 -> 3.5-3.9, within
- * noise; small_mixed 5.8 -> 4.4, crlf 5.8 -> 4.1, cjk_text 10.4 -> 6.3). */
+ * cjk_text 183 -> 137 (time, gcc -O2, one sse_bench run each, ns a byte: llm_ascii
+ * 3.8 -> 3.2, small_mixed 5.8 -> 4.2, crlf 5.8 -> 4.4, cjk_text 10.4 -> 6.4). */
 
 /* Text value bytes from u[0] on into out[*np..end): ASCII (any byte in raw mode; NUL
  * only if low is 0) and valid UTF-8, checked a byte at a time (a sequence is held in
