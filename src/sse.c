@@ -571,30 +571,13 @@ static inline size_t next_eol(eol_scan *e, const char *s, size_t at, size_t len)
 
 #endif /* VEC */
 
-/* Whether s[0..n) holds a CR or LF: for small chunks and short frames, where setting up
- * a scan costs more than the bytes. 16 bytes a step where a vector path is built (the
- * last step overlaps the one before), memchr in the scalar build, byte by byte under 16. */
+/* Whether s[0..n) holds a CR or LF, for copy_line: 16 bytes a step on NEON (the last
+ * step overlaps the one before), memchr in the scalar build, byte by byte under 16 (on
+ * x86 with vectors copy_line checks 16 bytes and more itself, in its copy). */
 static int has_eol(const char *s, size_t n)
 {
     size_t i = 0;
-#if defined(VEC_SSE2)
-    if (n >= 16) {
-        const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
-        for (;; i += 16) {
-            __m128i x;
-            if (i > n - 16) {
-                i = n - 16;
-            }
-            x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-            if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, lf), _mm_cmpeq_epi8(x, cr)))) {
-                return 1;
-            }
-            if (i == n - 16) {
-                return 0;
-            }
-        }
-    }
-#elif defined(VEC_NEON)
+#if defined(VEC_NEON)
     if (n >= 16) {
         for (;; i += 16) {
             uint8x16_t x;
@@ -610,7 +593,7 @@ static int has_eol(const char *s, size_t n)
             }
         }
     }
-#else
+#elif !defined(VEC_SSE2)
     if (n >= 16) {
         return memchr(s, '\n', n) != NULL || memchr(s, '\r', n) != NULL;
     }
