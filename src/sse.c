@@ -248,6 +248,19 @@ static const unsigned char *padded(const eol_scan *e, size_t b, unsigned char bu
 }
 #endif
 
+/* The block at b is read: next moves past it; its line ends, if any, wait in mask for
+ * next_eol(). Returns whether there were any (the block loops stop there). */
+static int block_end(eol_scan *e, size_t b, uint64_t eols)
+{
+    e->next = b + BLOCK;
+    if (!eols) {
+        return 0;
+    }
+    e->base = b;
+    e->mask = eols;
+    return 1;
+}
+
 /* Records a block's UTF-8 verdict: *u8 moves to the block's end, or on an error stays
  * and the check stops. */
 static void u8_block(eol_scan *e, size_t b, int bad)
@@ -376,10 +389,7 @@ AVX2 static void avx2_blocks(eol_scan *e)
             }
             u8_block(e, b, bad);
         }
-        e->next = b + BLOCK;
-        if (eols) {
-            e->base = b;
-            e->mask = eols;
+        if (block_end(e, b, eols)) {
             return;
         }
     }
@@ -426,10 +436,7 @@ static void sse2_blocks(eol_scan *e)
             }
             u8_block(e, b, bad);
         }
-        e->next = b + BLOCK;
-        if (eols) {
-            e->base = b;
-            e->mask = eols;
+        if (block_end(e, b, eols)) {
             return;
         }
     }
@@ -498,10 +505,7 @@ static void neon_blocks(eol_scan *e)
             }
             u8_block(e, b, bad);
         }
-        e->next = b + BLOCK;
-        if (eols) {
-            e->base = b;
-            e->mask = eols;
+        if (block_end(e, b, eols)) {
             return;
         }
     }
@@ -610,6 +614,26 @@ static int has_eol(const char *s, size_t n)
 static size_t past_eol(const char *s, size_t eol, size_t len)
 {
     return eol + 1 + (s[eol] == '\r' && eol + 1 < len && s[eol + 1] == '\n');
+}
+
+/* The parser's past_eol: a CR that ends the chunk sets FL_AFTER_CR, as its LF, if any,
+ * comes in the next chunk. */
+static size_t next_line(sse_parser *p, const char *d, size_t eol, size_t len)
+{
+    if (d[eol] == '\r' && eol + 1 == len) {
+        p->priv.flags |= FL_AFTER_CR;
+    }
+    return past_eol(d, eol, len);
+}
+
+/* Past d[at] if it is the LF of a CR LF the last chunk cut (FL_AFTER_CR). */
+static size_t skip_cut_lf(sse_parser *p, const char *d, size_t at, size_t len)
+{
+    if ((p->priv.flags & FL_AFTER_CR) && at < len) {
+        p->priv.flags &= ~FL_AFTER_CR;
+        at += d[at] == '\n';
+    }
+    return at;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -1156,6 +1180,28 @@ static int dispatch(ctx *c)
  * Parser: lines
  * ------------------------------------------------------------------------------------- */
 
+/* One more byte of a field name: the first MAX_NAME_LEN are kept, and name_len stops
+ * at MAX_NAME_LEN + 1, longer than any name we know. */
+static void name_byte(sse_parser *p, unsigned char b)
+{
+    if (p->priv.name_len < MAX_NAME_LEN) {
+        p->priv.name[p->priv.name_len] = b;
+    }
+    if (p->priv.name_len <= MAX_NAME_LEN) {
+        p->priv.name_len++;
+    }
+}
+
+/* The colon that ends a field name: the field's value begins. */
+static int name_end(ctx *c)
+{
+    sse_parser *p = c->p;
+    p->priv.state = ST_SPACE;
+    return field_begin(c, p->priv.name_len == 0
+                              ? F_COMMENT
+                              : field_of((const char *)p->priv.name, p->priv.name_len));
+}
+
 /* Bytes of a line that may go on in the next chunk: the field name is matched a few
  * bytes at a time (only names of up to 5 bytes matter), the value streams on. */
 static int line_part(ctx *c, const char *s, size_t n)
@@ -1176,20 +1222,13 @@ static int line_part(ctx *c, const char *s, size_t n)
         {
             const char *colon = (const char *)memchr(s, ':', n);
             size_t k = colon ? (size_t)(colon - s) : n, i;
-            /* name_len stops at MAX_NAME_LEN + 1: longer than any name we know */
             for (i = 0; i < k && p->priv.name_len <= MAX_NAME_LEN; i++) {
-                if (p->priv.name_len < MAX_NAME_LEN) {
-                    p->priv.name[p->priv.name_len] = (unsigned char)s[i];
-                }
-                p->priv.name_len++;
+                name_byte(p, (unsigned char)s[i]);
             }
             if (!colon) {
                 return 0;
             }
-            p->priv.state = ST_SPACE;
-            if (field_begin(c, p->priv.name_len == 0
-                                   ? F_COMMENT
-                                   : field_of((const char *)p->priv.name, p->priv.name_len))) {
+            if (name_end(c)) {
                 return 1;
             }
             s += k + 1;
@@ -1619,12 +1658,7 @@ static size_t value_run(sse_parser *p, const unsigned char *u, size_t len)
 static size_t name_bytes(sse_parser *p, const unsigned char *u, size_t i, size_t len)
 {
     for (; i < len && u[i] != ':' && u[i] != '\n' && u[i] != '\r'; i++) {
-        if (p->priv.name_len < MAX_NAME_LEN) {
-            p->priv.name[p->priv.name_len] = u[i];
-        }
-        if (p->priv.name_len <= MAX_NAME_LEN) {
-            p->priv.name_len++;
-        }
+        name_byte(p, u[i]);
     }
     return i;
 }
@@ -1644,10 +1678,7 @@ static NOINLINE sse_error small_lines(sse_parser *p, const char *d, size_t len, 
     if (p->priv.state == ST_BOM) {
         return feed(p, d, len, cb, user);
     }
-    if (p->priv.flags & FL_AFTER_CR) { /* the LF of a CR LF cut by the chunk (i is 0) */
-        p->priv.flags &= ~FL_AFTER_CR;
-        i += u[0] == '\n';
-    }
+    i = skip_cut_lf(p, d, i, len);
     for (;;) {
         size_t run;
         while (i < len) {
@@ -1675,20 +1706,11 @@ static NOINLINE sse_error small_lines(sse_parser *p, const char *d, size_t len, 
             if (line_end(&c)) {
                 return SSE_ERR_STOPPED;
             }
-            if (u[i++] == '\r') {
-                if (i == len) { /* its LF, if any, comes in the next chunk */
-                    p->priv.flags |= FL_AFTER_CR;
-                } else {
-                    i += u[i] == '\n';
-                }
-            }
+            i = next_line(p, d, i, len);
             continue;
         }
-        if (p->priv.state == ST_NAME) { /* the colon, as line_part takes it */
-            p->priv.state = ST_SPACE;
-            if (field_begin(&c, p->priv.name_len == 0
-                                    ? F_COMMENT
-                                    : field_of((const char *)p->priv.name, p->priv.name_len))) {
+        if (p->priv.state == ST_NAME) { /* the colon */
+            if (name_end(&c)) {
                 return SSE_ERR_STOPPED;
             }
             i++;
@@ -1741,11 +1763,7 @@ static NOINLINE sse_error feed(sse_parser *p, const char *d, size_t len, sse_eve
     if (p->priv.state == ST_BOM) {
         bom(p, &s, d + len);
     }
-    at = (size_t)(s - d);
-    if ((p->priv.flags & FL_AFTER_CR) && at < len) { /* the LF of a CR LF cut by the chunk */
-        p->priv.flags &= ~FL_AFTER_CR;
-        at += d[at] == '\n';
-    }
+    at = skip_cut_lf(p, d, (size_t)(s - d), len);
     scan_init(&scan, d, at, len);
     if (!(p->priv.options & SSE_OPT_RAW)) {
         scan_utf8(&scan, &c.utf8_from, &c.utf8_valid_to);
@@ -1766,14 +1784,7 @@ static NOINLINE sse_error feed(sse_parser *p, const char *d, size_t len, sse_eve
         if (line(&c, d + at, eol - at)) {
             return SSE_ERR_STOPPED;
         }
-        at = eol + 1;
-        if (d[eol] == '\r') {
-            if (at == len) { /* its LF, if any, comes in the next chunk */
-                p->priv.flags |= FL_AFTER_CR;
-            } else {
-                at += d[at] == '\n';
-            }
-        }
+        at = next_line(p, d, eol, len);
     }
     return flush_data(&c) ? SSE_ERR_STOPPED : SSE_OK;
 }
@@ -1829,13 +1840,7 @@ sse_error sse_parser_finish(sse_parser *p, sse_event_cb cb, void *user)
         rearm(p);
         return SSE_ERR_STOPPED;
     }
-    c.p = p;
-    c.cb = cb;
-    c.user = user;
-    c.data_in_chunk = NULL;
-    c.chunk_end = NULL;
-    c.utf8_from = NULL;
-    c.utf8_valid_to = NULL;
+    ctx_init(&c, p, "", 0, cb, user); /* no chunk */
     if (p->priv.state == ST_BOM) { /* the stream was empty, or a BOM's first bytes */
         p->priv.state = ST_NAME;
         bom_as_name(p);
